@@ -1,0 +1,85 @@
+# One entry point for people and CI: `make demo` and `make test` set up everything
+# they need (venv, node CLI, local servers) on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	&& { command -v $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help venv node up down status env seed demo serve test test-fast lint typecheck \
+	synth bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/lambda.txt requirements/dev.txt
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ not found (install python3.11 or newer)" >&2; exit 1; }
+	@echo "venv: $(PYTHON) -> $(VENV) (first run takes about a minute)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt
+	@touch $@
+
+venv: $(STAMP) ## Create the virtualenv with pinned dependencies
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "error: Node.js 20+ and npm are needed for the CDK CLI" >&2; exit 1; }
+	@echo "node: installing the pinned CDK CLI"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node: $(NODE_STAMP) ## Install the pinned CDK CLI (node_modules)
+
+up: venv ## Start local Valkey and MySQL (state in .local/)
+	@$(PY) -m scripts.local_stack up
+
+down: venv ## Stop the local servers
+	@$(PY) -m scripts.local_stack down
+
+status: venv ## Show the local servers
+	@$(PY) -m scripts.local_stack status
+
+env: venv ## Print the local servers' settings as export lines
+	@$(PY) -m scripts.local_stack env
+
+seed: up ## Apply migrations and load the seed data into the local database
+	@eval "$$($(PY) -m scripts.local_stack env)" && $(PY) -m scripts.ops seed --local
+
+demo: up ## Seed, then walk through every pattern with timings
+	@eval "$$($(PY) -m scripts.local_stack env)" && $(PY) -m scripts.demo
+
+serve: up ## Serve the API handler on 127.0.0.1:$${PORT:-8080}
+	@eval "$$($(PY) -m scripts.local_stack env)" && $(PY) -m scripts.serve --port $${PORT:-8080}
+
+lint: venv ## ruff
+	@$(BIN)/ruff check .
+
+typecheck: venv ## mypy (strict)
+	@$(BIN)/mypy lambda_app infra scripts bench app.py
+
+synth: venv node ## cdk synth both environments offline, no credentials needed
+	@rm -rf cdk.out
+	@npx cdk synth --quiet -c bundle=false > /dev/null && echo "synth: dev ok"
+	@npx cdk synth --quiet -c bundle=false -c env=prod > /dev/null && echo "synth: prod ok"
+
+test: venv node ## Everything CI runs: lint, types, synth, the whole test suite
+	@$(MAKE) --no-print-directory lint typecheck synth
+	@$(BIN)/pytest
+
+test-fast: venv ## Unit tests only
+	@$(BIN)/pytest -m unit -q
+
+bench: up ## Benchmarks against the local servers; results in bench/results/
+	@eval "$$($(PY) -m scripts.local_stack env)" && $(PY) -m bench
+
+clean: ## Stop servers, remove generated state (keeps the venv)
+	-@test -x $(PY) && $(PY) -m scripts.local_stack down
+	rm -rf .local cdk.out .pytest_cache .mypy_cache .ruff_cache

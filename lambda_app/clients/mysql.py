@@ -1,0 +1,134 @@
+"""The MySQL connection: PyMySQL with explicit timeouts, one per thread, reused.
+
+A Lambda environment handles one request at a time, so one connection per process is
+right there; the local server and the tests run handlers on several threads, and
+PyMySQL connections are not thread-safe, hence one per thread. ``ensure_alive`` is
+called once per invocation: ``ping(reconnect=True)`` revives a connection the server
+closed while the environment was frozen, instead of failing the first query.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from typing import Any
+
+import pymysql
+import pymysql.cursors
+from pymysql.connections import Connection
+
+from lambda_app.clients.errors import DatabaseUnavailable
+from lambda_app.settings import DatabaseSettings, Settings
+
+#: What a caller catches to mean "the database did not answer".
+DB_ERRORS: tuple[type[BaseException], ...] = (
+    pymysql.err.OperationalError,
+    pymysql.err.InterfaceError,
+    OSError,
+)
+
+_ACCESS_DENIED = 1045
+_UNKNOWN_DATABASE = 1049
+
+
+def credentials(settings: DatabaseSettings) -> dict[str, Any]:
+    """User, password and (from an RDS secret) endpoint overrides."""
+    found: dict[str, Any] = {"user": settings.user or "root", "password": settings.password or ""}
+    if settings.secret_arn:
+        from lambda_app.clients.secrets import get_secret_json
+
+        secret = get_secret_json(settings.secret_arn, "DB_SECRET_ARN")
+        found["user"] = secret.get("username", found["user"])
+        found["password"] = secret.get("password", found["password"])
+    return found
+
+
+def endpoint(settings: DatabaseSettings) -> str:
+    return f"mysql://{settings.host}:{settings.port}/{settings.name}"
+
+
+def connect(settings: DatabaseSettings, *, database: bool = True) -> Connection[Any]:
+    """A new connection, or ``DatabaseUnavailable`` naming what went wrong."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "database": settings.name if database else None,
+        "connect_timeout": settings.connect_timeout,
+        "read_timeout": settings.read_timeout,
+        "write_timeout": settings.write_timeout,
+        "cursorclass": pymysql.cursors.DictCursor,
+        "charset": "utf8mb4",
+        "autocommit": False,
+        **credentials(settings),
+    }
+    if settings.tls:
+        options["ssl"] = ssl.create_default_context(cafile=settings.ca_file)
+    try:
+        return pymysql.connect(**options)
+    except pymysql.err.OperationalError as exc:
+        raise DatabaseUnavailable(endpoint(settings), _reason(exc)) from None
+    except DB_ERRORS as exc:
+        raise DatabaseUnavailable(endpoint(settings), str(exc) or type(exc).__name__) from None
+
+
+def _reason(exc: pymysql.err.OperationalError) -> str:
+    code = exc.args[0] if exc.args else None
+    if code == _ACCESS_DENIED:
+        return "access denied (check DB_USER/DB_PASSWORD or DB_SECRET_ARN)"
+    if code == _UNKNOWN_DATABASE:
+        return "unknown database (check DB_NAME, or run the migrations)"
+    message = exc.args[1] if len(exc.args) > 1 else str(exc)
+    return str(message).splitlines()[0]
+
+
+class Database:
+    """Hands out this thread's connection, opening it on first use."""
+
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.settings = settings
+        self._local = threading.local()
+
+    def __call__(self) -> Connection[Any]:
+        conn: Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is None or not conn.open:
+            conn = self._local.conn = connect(self.settings)
+        return conn
+
+    def ensure_alive(self) -> None:
+        """Once per invocation: reconnect if the server dropped an idle connection."""
+        conn: Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is None:
+            self()
+            return
+        try:
+            conn.ping(reconnect=True)
+        except DB_ERRORS as exc:
+            self._local.conn = None
+            raise DatabaseUnavailable(endpoint(self.settings), str(exc)) from None
+
+    def close(self) -> None:
+        conn: Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is not None and conn.open:
+            conn.close()
+        self._local.conn = None
+
+
+_lock = threading.Lock()
+_databases: dict[DatabaseSettings, Database] = {}
+
+
+def get_db(settings: Settings | DatabaseSettings) -> Database:
+    """The process-wide ``Database`` for these settings; call it for a connection."""
+    key = settings.db if isinstance(settings, Settings) else settings
+    database = _databases.get(key)
+    if database is None:
+        with _lock:
+            database = _databases.setdefault(key, Database(key))
+    return database
+
+
+def reset_databases() -> None:
+    with _lock:
+        for database in _databases.values():
+            database.close()
+        _databases.clear()
