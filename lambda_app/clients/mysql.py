@@ -9,6 +9,7 @@ closed while the environment was frozen, instead of failing the first query.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import threading
 from typing import Any
@@ -95,22 +96,26 @@ class Database:
         return conn
 
     def ensure_alive(self) -> None:
-        """Once per invocation: reconnect if the server dropped an idle connection."""
+        """Once per invocation: reconnect if the server dropped an idle connection.
+
+        This is ``ping(reconnect=True)`` done by hand: PyMySQL 1.2 deprecates that flag
+        in favour of opening a new connection, which is what happens here.
+        """
         conn: Connection[Any] | None = getattr(self._local, "conn", None)
-        if conn is None:
-            self()
-            return
-        try:
-            conn.ping(reconnect=True)
-        except DB_ERRORS as exc:
-            self._local.conn = None
-            raise DatabaseUnavailable(endpoint(self.settings), str(exc)) from None
+        if conn is not None:
+            try:
+                conn.ping(reconnect=False)
+                return
+            except DB_ERRORS:
+                self.close()
+        self._local.conn = connect(self.settings)
 
     def close(self) -> None:
         conn: Connection[Any] | None = getattr(self._local, "conn", None)
-        if conn is not None and conn.open:
-            conn.close()
         self._local.conn = None
+        if conn is not None and conn.open:
+            with contextlib.suppress(*DB_ERRORS):  # already gone: nothing to release
+                conn.close()
 
 
 _lock = threading.Lock()

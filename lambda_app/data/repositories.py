@@ -1,0 +1,358 @@
+"""SQL access for the caching patterns: one repository per table, rows as dicts.
+
+Every write commits and returns what the database holds afterwards (read back inside the
+same transaction), so a write-through cache stores exactly the stored row - defaults,
+rounding and timestamps included - never the caller's input. Rows keep PyMySQL's types
+(Decimal, datetime); serialization is the cache layer's job. Values are always query
+parameters; column names come only from the whitelists in `schema`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import pymysql
+import pymysql.cursors
+
+from lambda_app.data import schema
+from lambda_app.data.errors import DuplicateEmail, DuplicateToken, InvalidValue, NotFound
+from lambda_app.data.schema import Connection
+
+Row = dict[str, Any]
+
+_DUPLICATE_KEY = 1062
+_NO_PARENT_ROW = 1452
+_MAX_PRICE = Decimal("99999999.99")  # DECIMAL(10,2)
+_INT_MAX = 2_147_483_647
+_MAX_TOP = 10_000
+_TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{1,64}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _text(field: str, value: object, *, limit: int, empty: bool = False) -> str:
+    if not isinstance(value, str) or len(value) > limit or (not empty and not value.strip()):
+        qualifier = "" if empty else "non-empty "
+        raise InvalidValue(field, value, f"a {qualifier}string of at most {limit} characters")
+    return value
+
+
+def _count(field: str, value: object, *, nullable: bool = False, maximum: int = _INT_MAX) -> Any:
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise InvalidValue(field, value, f"a whole number from 0 to {maximum}")
+    return value
+
+
+def _price(field: str, value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise InvalidValue(field, value, "a Decimal (not float) with at most 2 decimals")
+    price = Decimal(value)
+    if not price.is_finite() or price < 0 or price > _MAX_PRICE or price != price.quantize(
+        Decimal("0.01")
+    ):
+        raise InvalidValue(field, value, f"a Decimal from 0 to {_MAX_PRICE}, 2 decimals at most")
+    return price
+
+
+def _email(field: str, value: object) -> str:
+    email = _text(field, value, limit=255)
+    if not _EMAIL.match(email):
+        raise InvalidValue(field, value, "an email address")
+    return email
+
+
+def _id(field: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValue(field, value, "an integer id")
+    return value
+
+
+def _token(value: object) -> str:
+    if not isinstance(value, str) or not _TOKEN.match(value):
+        raise InvalidValue("sessions.token", "<hidden>", "1-64 URL-safe characters")
+    return value
+
+
+_PRODUCT_RULES: Mapping[str, Callable[[str, object], Any]] = {
+    "name": lambda field, value: _text(field, value, limit=200),
+    "price": _price,
+    "description": lambda field, value: _text(field, value, limit=65_535, empty=True),
+    "views": _count,
+    "sales": _count,
+}
+_USER_RULES: Mapping[str, Callable[[str, object], Any]] = {
+    "name": lambda field, value: _text(field, value, limit=200),
+    "email": _email,
+    "age": lambda field, value: _count(field, value, nullable=True, maximum=150),
+}
+
+
+def _checked(table: str, rules: Mapping[str, Callable[[str, object], Any]],
+             fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated values for whitelisted columns; any other name is refused."""
+    checked: dict[str, Any] = {}
+    for column, value in fields.items():
+        rule = rules.get(column)
+        if rule is None:
+            raise InvalidValue(f"{table}.{column}", value, "one of " + ", ".join(rules))
+        checked[column] = rule(f"{table}.{column}", value)
+    return checked
+
+
+# --------------------------------------------------------------------------- base
+
+
+class _Repository:
+    """Runs statements on the connection `conn()` hands out, one transaction per call."""
+
+    def __init__(self, conn: Callable[[], Connection]) -> None:
+        self._conn = conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[pymysql.cursors.DictCursor]:
+        """A dict cursor; ends the transaction afterwards so the next read sees new
+        commits (a REPEATABLE READ snapshot would otherwise stay frozen)."""
+        conn = self._conn()
+        try:
+            with conn.cursor(pymysql.cursors.DictCursor) as cursor:
+                yield cursor
+        finally:
+            if not conn.get_autocommit():
+                with contextlib.suppress(pymysql.err.Error, OSError):
+                    conn.commit()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[pymysql.cursors.DictCursor]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        conn = self._conn()
+        conn.begin()
+        try:
+            with conn.cursor(pymysql.cursors.DictCursor) as cursor:
+                yield cursor
+            conn.commit()
+        except BaseException:
+            with contextlib.suppress(pymysql.err.Error, OSError):
+                conn.rollback()
+            raise
+
+    @staticmethod
+    def _select(cursor: pymysql.cursors.DictCursor, sql: str, *args: Any) -> Row | None:
+        cursor.execute(sql, args)
+        return cursor.fetchone()
+
+
+def _error_code(exc: pymysql.err.IntegrityError) -> int | None:
+    return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+
+
+def _assignments(columns: Sequence[str]) -> str:
+    return ", ".join(f"`{column}` = %s" for column in columns)
+
+
+# --------------------------------------------------------------------------- products
+
+_PRODUCT_SELECT = f"SELECT {', '.join(schema.PRODUCT_COLUMNS)} FROM products"
+
+
+class ProductRepository(_Repository):
+    """The product catalog (cache-aside, write-through, warming by top-N)."""
+
+    def get(self, product_id: int) -> Row | None:
+        with self._read() as cursor:
+            return self._select(cursor, f"{_PRODUCT_SELECT} WHERE id = %s",
+                                _id("products.id", product_id))
+
+    def get_many(self, ids: Sequence[int]) -> list[Row]:
+        """Rows for `ids` in the order asked (first occurrence), missing ids skipped."""
+        wanted = list(dict.fromkeys(_id("products.id", value) for value in ids))
+        if not wanted:
+            return []
+        found: dict[int, Row] = {}
+        with self._read() as cursor:
+            for start in range(0, len(wanted), 1_000):
+                chunk = wanted[start : start + 1_000]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(f"{_PRODUCT_SELECT} WHERE id IN ({marks})", chunk)
+                found.update({row["id"]: row for row in cursor.fetchall()})
+        return [found[value] for value in wanted if value in found]
+
+    def top(self, n: int, by: Literal["views", "sales"] = "views") -> list[Row]:
+        """The `n` most viewed (or sold) products; ties broken by id for stable output."""
+        if by not in schema.PRODUCT_RANKINGS:
+            raise InvalidValue("by", by, "one of " + ", ".join(schema.PRODUCT_RANKINGS))
+        count = _count("n", n, maximum=_MAX_TOP)
+        if count == 0:
+            return []
+        with self._read() as cursor:
+            cursor.execute(f"{_PRODUCT_SELECT} ORDER BY `{by}` DESC, id DESC LIMIT %s", (count,))
+            return list(cursor.fetchall())
+
+    def create(
+        self,
+        *,
+        name: str,
+        price: Decimal,
+        description: str = "",
+        views: int = 0,
+        sales: int = 0,
+    ) -> Row:
+        values = _checked("products", _PRODUCT_RULES, {
+            "name": name, "price": price, "description": description,
+            "views": views, "sales": sales,
+        })
+        columns = ", ".join(f"`{column}`" for column in values)
+        marks = ", ".join(["%s"] * len(values))
+        with self._write() as cursor:
+            cursor.execute(f"INSERT INTO products ({columns}) VALUES ({marks})",
+                           tuple(values.values()))
+            row = self._select(cursor, f"{_PRODUCT_SELECT} WHERE id = %s", cursor.lastrowid)
+        assert row is not None  # read back in the inserting transaction
+        return row
+
+    def update(self, product_id: int, **fields: Any) -> Row | None:
+        """Change whitelisted columns; updated_at moves on every call (a version stamp)."""
+        key = _id("products.id", product_id)
+        values = _checked("products", _PRODUCT_RULES, fields)
+        assignments = _assignments(list(values))
+        sql = "UPDATE products SET " + (f"{assignments}, " if values else "")
+        with self._write() as cursor:
+            cursor.execute(f"{sql}updated_at = CURRENT_TIMESTAMP(6) WHERE id = %s",
+                           (*values.values(), key))
+            return self._select(cursor, f"{_PRODUCT_SELECT} WHERE id = %s", key)
+
+    def delete(self, product_id: int) -> bool:
+        with self._write() as cursor:
+            return cursor.execute("DELETE FROM products WHERE id = %s",
+                                  (_id("products.id", product_id),)) > 0
+
+
+# --------------------------------------------------------------------------- users
+
+_USER_SELECT = f"SELECT {', '.join(schema.USER_COLUMNS)} FROM users"
+
+
+class UserRepository(_Repository):
+    """User profiles; emails are unique (case-insensitively)."""
+
+    def get(self, user_id: int) -> Row | None:
+        with self._read() as cursor:
+            return self._select(cursor, f"{_USER_SELECT} WHERE id = %s",
+                                _id("users.id", user_id))
+
+    def create(self, *, name: str, email: str, age: int | None = None) -> Row:
+        values = _checked("users", _USER_RULES, {"name": name, "email": email, "age": age})
+        try:
+            with self._write() as cursor:
+                cursor.execute("INSERT INTO users (name, email, age) VALUES (%s, %s, %s)",
+                               tuple(values.values()))
+                row = self._select(cursor, f"{_USER_SELECT} WHERE id = %s", cursor.lastrowid)
+        except pymysql.err.IntegrityError as exc:
+            if _error_code(exc) == _DUPLICATE_KEY:
+                raise DuplicateEmail(values["email"]) from None
+            raise
+        assert row is not None
+        return row
+
+    def update(self, user_id: int, **fields: Any) -> Row | None:
+        key = _id("users.id", user_id)
+        values = _checked("users", _USER_RULES, fields)
+        try:
+            with self._write() as cursor:
+                if values:
+                    cursor.execute(f"UPDATE users SET {_assignments(list(values))} WHERE id = %s",
+                                   (*values.values(), key))
+                return self._select(cursor, f"{_USER_SELECT} WHERE id = %s", key)
+        except pymysql.err.IntegrityError as exc:
+            if _error_code(exc) == _DUPLICATE_KEY:
+                raise DuplicateEmail(values["email"]) from None
+            raise
+
+    def delete(self, user_id: int) -> bool:
+        """Deleting a user deletes their sessions (ON DELETE CASCADE)."""
+        with self._write() as cursor:
+            return cursor.execute("DELETE FROM users WHERE id = %s",
+                                  (_id("users.id", user_id),)) > 0
+
+
+# --------------------------------------------------------------------------- sessions
+
+_SESSION_SELECT = f"SELECT {', '.join(schema.SESSION_COLUMNS)} FROM sessions"
+
+
+class SessionRepository(_Repository):
+    """Login sessions, the durable copy behind the write-through session cache."""
+
+    def create(self, token: str, user_id: int) -> Row:
+        key = _token(token)
+        owner = _id("sessions.user_id", user_id)
+        try:
+            with self._write() as cursor:
+                cursor.execute("INSERT INTO sessions (token, user_id) VALUES (%s, %s)",
+                               (key, owner))
+                row = self._select(cursor, f"{_SESSION_SELECT} WHERE token = %s", key)
+        except pymysql.err.IntegrityError as exc:
+            if _error_code(exc) == _NO_PARENT_ROW:
+                raise NotFound("user", owner) from None
+            if _error_code(exc) == _DUPLICATE_KEY:
+                raise DuplicateToken from None
+            raise
+        assert row is not None
+        return row
+
+    def get(self, token: str) -> Row | None:
+        with self._read() as cursor:
+            return self._select(cursor, f"{_SESSION_SELECT} WHERE token = %s", _token(token))
+
+    def touch(self, token: str, last_active: datetime) -> bool:
+        """Record activity; False when the session does not exist."""
+        key = _token(token)
+        if not isinstance(last_active, datetime):
+            raise InvalidValue("sessions.last_active", last_active, "a datetime")
+        with self._write() as cursor:
+            cursor.execute("UPDATE sessions SET last_active = %s WHERE token = %s",
+                           (last_active, key))
+            return self._select(cursor, "SELECT 1 AS found FROM sessions WHERE token = %s",
+                                key) is not None
+
+    def delete(self, token: str) -> bool:
+        with self._write() as cursor:
+            return cursor.execute("DELETE FROM sessions WHERE token = %s", (_token(token),)) > 0
+
+
+# --------------------------------------------------------------------------- stats
+
+
+class StatsRepository(_Repository):
+    """The expensive aggregate the query-cache pattern caches (the dashboard)."""
+
+    def dashboard(self, hours: int = 24) -> Row:
+        """Orders of the last `hours`: distinct buyers, revenue, average order, count."""
+        window = _count("hours", hours, maximum=24 * 366)
+        if window == 0:
+            raise InvalidValue("hours", hours, "a whole number from 1 to 8784")
+        with self._read() as cursor:
+            row = self._select(
+                cursor,
+                "SELECT COUNT(DISTINCT user_id) AS total_users, "
+                "COALESCE(SUM(amount), 0) AS total_sales, "
+                "ROUND(AVG(amount), 2) AS avg_order, COUNT(*) AS orders "
+                "FROM orders WHERE created_at >= NOW(6) - INTERVAL %s HOUR",
+                window,
+            )
+        assert row is not None  # an aggregate always returns one row
+        return {
+            "total_users": int(row["total_users"]),
+            "total_sales": Decimal(row["total_sales"]).quantize(Decimal("0.01")),
+            "avg_order": None if row["avg_order"] is None else Decimal(row["avg_order"]),
+            "orders": int(row["orders"]),
+            "window_hours": window,
+        }
