@@ -12,8 +12,9 @@ import hashlib
 from lambda_app.data.errors import MigrationError
 from lambda_app.data.migrations.versions import MIGRATIONS, Migration
 from lambda_app.data.schema import Connection
+from lambda_app.settings import DatabaseSettings
 
-__all__ = ["MIGRATIONS", "Migration", "applied_versions", "migrate"]
+__all__ = ["MIGRATIONS", "Migration", "applied_versions", "create_database", "migrate"]
 
 LOCK_TIMEOUT_SECONDS = 60
 
@@ -95,3 +96,18 @@ def migrate(conn: Connection, migrations: tuple[Migration, ...] = MIGRATIONS) ->
             cursor.execute("SELECT RELEASE_LOCK(%s)", (lock,))
             cursor.fetchall()
             conn.commit()
+
+
+def create_database(settings: DatabaseSettings) -> None:
+    """CREATE DATABASE DB_NAME if missing (local servers and a fresh RDS instance)."""
+    from lambda_app.clients.mysql import connect
+
+    server = connect(settings, database=False)
+    try:
+        with server.cursor() as cursor:  # DB_NAME is validated by the settings
+            cursor.execute(
+                f"CREATE DATABASE IF NOT EXISTS `{settings.name}` "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+    finally:
+        server.close()

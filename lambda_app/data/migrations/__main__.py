@@ -8,7 +8,7 @@ import sys
 from lambda_app.clients.errors import ConfigError, ServerUnavailable
 from lambda_app.clients.mysql import connect
 from lambda_app.data.errors import MigrationError
-from lambda_app.data.migrations import migrate
+from lambda_app.data.migrations import create_database, migrate
 from lambda_app.settings import Settings
 
 
@@ -21,15 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env().db
         if args.create_database:
-            server = connect(settings, database=False)
-            try:
-                with server.cursor() as cursor:  # DB_NAME is validated by the settings
-                    cursor.execute(
-                        f"CREATE DATABASE IF NOT EXISTS `{settings.name}` "
-                        "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                    )
-            finally:
-                server.close()
+            create_database(settings)
         conn = connect(settings)
         try:
             applied = migrate(conn)

@@ -1,0 +1,106 @@
+"""The migrator entry point: CloudFormation custom-resource events and direct calls."""
+
+import uuid
+
+import pymysql
+import pytest
+
+from lambda_app.handlers import migrate as migrate_handler
+from lambda_app.settings import get_settings
+from scripts.servers import env_for
+
+pytestmark = pytest.mark.integration
+
+
+class Context:
+    function_name = "migrate"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:migrate"
+    aws_request_id = "req-1"
+
+
+@pytest.fixture
+def fresh_database(monkeypatch, valkey_server, mysql_server):
+    """Point the handler at a database that does not exist yet; drop it afterwards."""
+    name = f"migr_{uuid.uuid4().hex[:10]}"
+    for key, value in env_for(valkey_server, mysql_server).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DB_NAME", name)
+    get_settings.cache_clear()
+    yield name
+    get_settings.cache_clear()
+    conn = pymysql.connect(host=mysql_server.host, port=mysql_server.port,
+                           user=mysql_server.user, password=mysql_server.password)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    conn.close()
+
+
+def _tables(mysql_server, database):
+    conn = pymysql.connect(host=mysql_server.host, port=mysql_server.port,
+                           user=mysql_server.user, password=mysql_server.password,
+                           database=database)
+    with conn.cursor() as cur:
+        cur.execute("SHOW TABLES")
+        names = {row[0] for row in cur.fetchall()}
+        cur.execute("SELECT COUNT(*) FROM products")
+        products = cur.fetchone()[0]
+    conn.close()
+    return names, products
+
+
+def _cfn_event(request_type, **properties):
+    return {
+        "RequestType": request_type,
+        "ServiceToken": "arn:aws:lambda:us-east-1:000000000000:function:provider",
+        "ResourceType": "Custom::DatabaseMigration",
+        "LogicalResourceId": "Migration",
+        "StackId": "arn:aws:cloudformation:us-east-1:000000000000:stack/app/1",
+        "RequestId": str(uuid.uuid4()),
+        "ResourceProperties": {"CodeVersion": "abc", **properties},
+    }
+
+
+def test_create_event_creates_database_and_applies_migrations(fresh_database, mysql_server):
+    result = migrate_handler.handler(_cfn_event("Create"), Context())
+    assert result["PhysicalResourceId"] == "database-migrations"
+    assert result["Data"]["Applied"] != "none"
+    tables, products = _tables(mysql_server, fresh_database)
+    assert {"products", "users", "sessions", "orders", "schema_migrations"} <= tables
+    assert products == 0
+
+    again = migrate_handler.handler(_cfn_event("Update"), Context())
+    assert again["Data"]["Applied"] == "none"  # idempotent: nothing left to apply
+
+
+def test_delete_event_leaves_the_data(fresh_database, mysql_server):
+    migrate_handler.handler(_cfn_event("Create"), Context())
+    event = _cfn_event("Delete")
+    event["PhysicalResourceId"] = "database-migrations"
+    assert migrate_handler.handler(event, Context()) == {
+        "PhysicalResourceId": "database-migrations"
+    }
+    tables, _ = _tables(mysql_server, fresh_database)
+    assert "products" in tables
+
+
+def test_direct_seed_action_loads_demo_data(fresh_database, mysql_server):
+    result = migrate_handler.handler({"action": "seed"}, Context())
+    assert result["ok"] is True
+    assert result["seeded"]["products"] == 10_000
+    _, products = _tables(mysql_server, fresh_database)
+    assert products == 10_000
+
+
+def test_unknown_action_is_a_clear_error(fresh_database):
+    result = migrate_handler.handler({"action": "drop-everything"}, Context())
+    assert result == {"ok": False, "error": "action: expected one of migrate, seed"}
+
+
+def test_unreachable_database_is_reported_not_raised(monkeypatch, fresh_database):
+    monkeypatch.setenv("DB_PORT", "1")
+    monkeypatch.setenv("DB_CONNECT_TIMEOUT", "0.5")
+    get_settings.cache_clear()
+    result = migrate_handler.handler({"action": "migrate"}, Context())
+    assert result["ok"] is False
+    assert "MySQL at mysql://127.0.0.1:1" in result["error"]
