@@ -23,9 +23,24 @@ from lambda_app.observability import logger
 from lambda_app.settings import get_settings
 
 _ACTIONS = ("migrate", "seed")
+#: Seed sizes a caller may choose, with their upper bounds (a Lambda has 15 minutes).
+_SEED_OPTIONS = {"products": 1_000_000, "users": 1_000_000, "orders": 5_000_000, "seed": 2**31}
 
 
-def run(action: str) -> dict[str, Any]:
+def seed_options(event: dict[str, Any]) -> dict[str, int]:
+    """The sizes asked for, validated; raises ValueError naming the bad field."""
+    chosen: dict[str, int] = {}
+    for name, upper in _SEED_OPTIONS.items():
+        if name not in event:
+            continue
+        value = event[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= upper:
+            raise ValueError(f"{name}: expected a whole number from 0 to {upper}, got {value!r}")
+        chosen[name] = value
+    return chosen
+
+
+def run(action: str, options: dict[str, int] | None = None) -> dict[str, Any]:
     """Migrate (and seed); the figures a deploy log or an operator wants to see."""
     settings = get_settings().db
     create_database(settings)
@@ -34,7 +49,7 @@ def run(action: str) -> dict[str, Any]:
         applied = migrate(conn)
         result: dict[str, Any] = {"applied": applied}
         if action == "seed":
-            report = seed(conn, progress=False)
+            report = seed(conn, progress=False, **(options or {}))
             result["seeded"] = {
                 "products": report.products,
                 "users": report.users,
@@ -68,7 +83,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if action not in _ACTIONS:
         return {"ok": False, "error": f"action: expected one of {', '.join(_ACTIONS)}"}
     try:
-        return {"ok": True, **run(action)}
-    except (ConfigError, ServerUnavailable, DataLayerError) as exc:
+        return {"ok": True, **run(action, seed_options(event))}
+    except (ConfigError, ServerUnavailable, DataLayerError, ValueError) as exc:
         logger.error("migrator failed", extra={"error": str(exc)})
         return {"ok": False, "error": str(exc)}

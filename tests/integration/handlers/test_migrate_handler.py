@@ -104,3 +104,18 @@ def test_unreachable_database_is_reported_not_raised(monkeypatch, fresh_database
     result = migrate_handler.handler({"action": "migrate"}, Context())
     assert result["ok"] is False
     assert "MySQL at mysql://127.0.0.1:1" in result["error"]
+
+
+def test_seed_sizes_are_honoured(fresh_database, mysql_server):
+    result = migrate_handler.handler(
+        {"action": "seed", "products": 50, "users": 10, "orders": 30}, Context()
+    )
+    assert result["seeded"]["products"] == 50
+    assert _tables(mysql_server, fresh_database)[1] == 50
+
+
+@pytest.mark.parametrize("bad", [-1, "10", 1.5, True, 10**9])
+def test_bad_seed_size_names_the_field(fresh_database, bad):
+    result = migrate_handler.handler({"action": "seed", "products": bad}, Context())
+    assert result["ok"] is False
+    assert result["error"].startswith("products: expected a whole number")

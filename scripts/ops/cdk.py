@@ -1,0 +1,127 @@
+"""``deploy`` / ``destroy`` / ``bootstrap``: the CDK CLI with an environment and preflight.
+
+The wrappers add what ``npx cdk`` leaves to the operator: the ``-c env=`` selection
+validated against cdk.json, stack names spelled for the environment, and preflight
+checks that stop with one line each before CDK starts. CDK's own output streams through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from scripts.ops.errors import EXIT_FAILED, EXIT_OK, OpsError
+from scripts.ops.output import print_text, warn
+from scripts.ops.preflight import cdk_command, report_failures, run_preflight
+from scripts.ops.project import REPO_ROOT, STACK_ROLES, env_region, env_stack_names
+
+if TYPE_CHECKING:
+    from scripts.ops.cli import Parents
+
+
+def cdk_argv(
+    action: str,
+    *,
+    env: str,
+    stacks: Sequence[str] = (),
+    yes: bool = False,
+    profile: str | None = None,
+    target: str | None = None,
+    base: Sequence[str] | None = None,
+) -> list[str]:
+    """The full CDK command line for one action (pure: unit-tested)."""
+    argv = [*(base if base is not None else cdk_command()), action]
+    if action == "bootstrap":
+        argv += [target] if target else []
+    else:
+        argv += list(stacks) if stacks else ["--all"]
+    argv += ["-c", f"env={env}"]
+    if action == "deploy":
+        argv += ["--require-approval", "never" if yes else "broadening"]
+    if action == "destroy" and yes:
+        argv.append("--force")
+    if profile:
+        argv += ["--profile", profile]
+    return argv
+
+
+def cdk_environ(region: str | None) -> dict[str, str]:
+    """The environment CDK runs with: the chosen region, node's deprecation notice off."""
+    environ = dict(os.environ, JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1")
+    if region:
+        environ["AWS_REGION"] = environ["AWS_DEFAULT_REGION"] = region
+    return environ
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: Parents) -> None:
+    helps = {
+        "deploy": "deploy an environment's stacks (cdk deploy)",
+        "destroy": "destroy an environment's stacks (cdk destroy)",
+        "bootstrap": "bootstrap the account and region for CDK (cdk bootstrap)",
+    }
+    for action, text in helps.items():
+        parser = sub.add_parser(
+            action,
+            parents=[parents.aws],
+            help=text,
+            description=f"{text[0].upper()}{text[1:]} after preflight checks "
+            "(credentials, region, bootstrap, tool versions).",
+        )
+        if action != "bootstrap":
+            parser.add_argument(
+                "--stack",
+                dest="stacks",
+                action="append",
+                choices=STACK_ROLES,
+                default=[],
+                help="only this stack (repeatable; default: all)",
+            )
+        parser.add_argument(
+            "-y",
+            "--yes",
+            action="store_true",
+            help="no prompts (deploy: approve security changes; destroy: --force)",
+        )
+        parser.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
+        parser.add_argument(
+            "--skip-preflight", action="store_true", help="run CDK without the preflight checks"
+        )
+        parser.set_defaults(run=run, action=action)
+
+
+def run(args: argparse.Namespace) -> int:
+    from scripts.ops.aws import session_for
+
+    names = env_stack_names(args.env, args.prefix)
+    region = env_region(args.env, args.region)
+    target = None
+    if not args.skip_preflight:
+        aws = session_for(args)
+        findings, identity = run_preflight(aws, need_bootstrap=args.action != "bootstrap")
+        if not report_failures(findings):
+            return EXIT_FAILED
+        if identity is not None:
+            target = f"aws://{identity.account}/{aws.region_name}"
+    argv = cdk_argv(
+        args.action,
+        env=args.env,
+        stacks=[names[role] for role in getattr(args, "stacks", [])],
+        yes=args.yes,
+        profile=args.profile,
+        target=target,
+    )
+    if args.dry_run:
+        print_text(shlex.join(argv))
+        return EXIT_OK
+    warn(f"{args.action} {args.env}: {shlex.join(argv)}")
+    try:
+        done = subprocess.run(argv, cwd=REPO_ROOT, env=cdk_environ(region), check=False)
+    except FileNotFoundError:
+        raise OpsError(f"{argv[0]} not found: install Node.js 20+ and run `make node`") from None
+    if done.returncode != 0:
+        raise OpsError(f"cdk {args.action} failed with exit code {done.returncode} (output above)")
+    return EXIT_OK

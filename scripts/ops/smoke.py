@@ -1,0 +1,560 @@
+"""``smoke BASE_URL``: every route of the API contract, and the caching patterns behind it.
+
+Checks run in groups (products, users, sessions, ...). Each group sends its own
+``X-Api-Key`` so the per-caller rate limit one group exhausts never starves another, and
+creates the records it reads, so a run needs no particular data and leaves none behind.
+A group stops at its first failed prerequisite (no id, nothing to read back); the other
+groups still run. Any failure makes the exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from scripts.ops.argtypes import base_url, positive_float
+from scripts.ops.errors import EXIT_FAILED, EXIT_OK
+from scripts.ops.http import HttpClient, HttpError, Response, error_shape
+from scripts.ops.output import print_json, print_text, progress, status, table
+
+if TYPE_CHECKING:
+    from scripts.ops.cli import Parents
+
+MAX_BODY = 64 * 1024
+RATE_LIMIT_SLACK = 5  # requests sent past RateLimit-Limit before giving up on a 429
+SLIDING_SLACK = 5  # seconds a refreshed session TTL may lag its full lifetime
+RATE_LIMIT_CAP = 2000  # a limit above this cannot be exhausted in a smoke test
+
+
+# -- expectations: each returns None when met, else what was wrong ----------------------
+
+
+def problems(*found: str | None) -> str | None:
+    """All problems found, joined; None when there are none."""
+    text = "; ".join(p for p in found if p)
+    return text or None
+
+
+def status_is(response: Response, *codes: int) -> str | None:
+    if response.status in codes:
+        return None
+    wanted = " or ".join(map(str, codes))
+    return f"expected {wanted}: {response.describe()}"
+
+
+def cache_is(response: Response, wanted: str) -> str | None:
+    got = response.header("X-Cache")
+    if got == wanted:
+        return None
+    return f"{response.method} {response.path}: X-Cache {got or 'missing'}, expected {wanted}"
+
+
+def is_error(response: Response, code: int) -> str | None:
+    """The status and the contract's ``{"error", "message"}`` body."""
+    return problems(
+        status_is(response, code), error_shape(response) if response.status == code else None
+    )
+
+
+def _same(key: str, got: Any, want: Any) -> bool:
+    if key == "price":  # a string or a number: compare the amounts
+        try:
+            return Decimal(str(got)) == Decimal(str(want))
+        except InvalidOperation:
+            return False
+    return bool(got == want)
+
+
+def fields_match(body: Any, wanted: Mapping[str, Any]) -> str | None:
+    """``body`` is an object holding at least ``wanted`` (prices compared as amounts)."""
+    if not isinstance(body, dict):
+        return f"expected a JSON object, got {body!r:.80}"
+    wrong = [
+        f"{k}={body.get(k)!r} (expected {v!r})"
+        for k, v in wanted.items()
+        if not _same(k, body.get(k), v)
+    ]
+    return ", ".join(wrong) or None
+
+
+def limit_headers(response: Response) -> str | None:
+    """RateLimit-Limit/-Remaining/-Reset present and whole numbers."""
+    bad = [
+        name
+        for name in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+        if not (response.header(name) or "").strip().isdigit()
+    ]
+    return f"{response.path}: missing or non-numeric {', '.join(bad)}" if bad else None
+
+
+def retry_after(response: Response) -> str | None:
+    value = (response.header("Retry-After") or "").strip()
+    return None if value.isdigit() else f"Retry-After {value or 'missing'} (expected seconds)"
+
+
+def items_of(body: Any) -> list[Any] | None:
+    """A list body, or the list inside ``{"products"|"items": [...]}``."""
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict):
+        for key in ("products", "items", "top"):
+            if isinstance(body.get(key), list):
+                return list(body[key])
+    return None
+
+
+def ranked_by_views(items: Sequence[Any], top: int) -> str | None:
+    if len(items) > top:
+        return f"{len(items)} items for top={top}"
+    views = [item.get("views") if isinstance(item, dict) else None for item in items]
+    counts = [v for v in views if isinstance(v, int)]
+    if len(counts) != len(views):
+        return f"items without integer views: {views}"
+    if counts != sorted(counts, reverse=True):
+        return f"not ordered by views: {views}"
+    return None
+
+
+def sliding_refresh(created_ttl: int, seen: Mapping[str, Any]) -> str | None:
+    """A read reset the session's TTL to (about) its full lifetime, when the API says so."""
+    left = seen.get("expires_in", seen.get("ttl"))
+    if left is None:
+        return None  # the contract does not require the figure on reads
+    if not isinstance(left, int) or left < created_ttl - SLIDING_SLACK:
+        return f"expires_in {left!r} after a read (created with {created_ttl}): not refreshed"
+    return None
+
+
+def find_key(body: Any, wanted: str) -> bool:
+    """``wanted`` is a key somewhere in the JSON ``body`` (any depth)."""
+    if isinstance(body, dict):
+        return wanted in body or any(find_key(v, wanted) for v in body.values())
+    if isinstance(body, list):
+        return any(find_key(v, wanted) for v in body)
+    return False
+
+
+# -- the runner -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    group: str
+    check: str
+    ok: bool
+    detail: str
+
+
+class Abort(Exception):
+    """The group cannot continue: a prerequisite failed (already recorded)."""
+
+
+@dataclass
+class Group:
+    """One check group: its own API key, its outcomes, and cleanups run at the end."""
+
+    name: str
+    client: HttpClient
+    api_key: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    cleanups: list[str] = field(default_factory=list)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Response:
+        headers = {"X-Api-Key": self.api_key, **kwargs.pop("headers", {})}
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def expect(self, check: str, problem: str | None, passed: str = "ok") -> bool:
+        self.outcomes.append(Outcome(self.name, check, problem is None, problem or passed))
+        return problem is None
+
+    def require(self, check: str, problem: str | None, passed: str = "ok") -> None:
+        if not self.expect(check, problem, passed):
+            raise Abort
+
+    def delete_later(self, path: str) -> None:
+        self.cleanups.append(path)
+
+
+GroupFn = Callable[[Group, "Run"], None]
+
+
+@dataclass(frozen=True)
+class Run:
+    """What every group may use: a unique tag for what it creates, the cache key prefix."""
+
+    tag: str
+    cache_prefix: str = "app"
+
+
+def obj(response: Response) -> dict[str, Any]:
+    """The body when it is a JSON object, else an empty dict."""
+    body = response.json()
+    return body if isinstance(body, dict) else {}
+
+
+def created_id(group: Group, check: str, response: Response) -> int:
+    """The id of a 201 response's record, or Abort."""
+    ident = obj(response).get("id")
+    missing = None if isinstance(ident, int) else f"no integer id: {response.describe()}"
+    if not group.expect(check, problems(status_is(response, 201), missing), f"id {ident}"):
+        raise Abort
+    return int(ident)  # type: ignore[arg-type]
+
+
+# -- the groups -------------------------------------------------------------------------
+
+
+def check_health(g: Group, run: Run) -> None:
+    r = g.client.get("/health")
+    body = r.json()
+    healthy = isinstance(body, dict) and body.get("cache") == "ok" and body.get("db") == "ok"
+    g.expect(
+        "GET /health -> 200, cache ok, db ok",
+        problems(status_is(r, 200), None if healthy else f"body {body}"),
+    )
+    g.expect(
+        "/health is not rate limited",
+        None if r.header("RateLimit-Limit") is None else "RateLimit-Limit header on /health",
+    )
+
+
+def invalidate_tag(g: Group, tag: str) -> tuple[Response, Any]:
+    """``POST /cache/invalidate {"tag": tag}`` and the ``deleted`` count it reports."""
+    reply = g.call("POST", "/cache/invalidate", json_body={"tag": tag})
+    return reply, obj(reply).get("deleted")
+
+
+def check_products(g: Group, run: Run) -> None:
+    """Cache-aside: MISS then HIT; tag invalidation; a write refreshes; a delete too."""
+    first = {"name": f"smoke {run.tag}", "price": "19.99", "description": "smoke test"}
+    pid = created_id(
+        g, "POST /products -> 201 with an id", g.call("POST", "/products", json_body=first)
+    )
+    path, tag = f"/products/{pid}", f"product:{pid}"
+    g.delete_later(path)
+    reply, deleted = invalidate_tag(g, tag)  # whether or not creating cached the row
+    g.expect(
+        "POST /cache/invalidate {tag} -> deleted count",
+        problems(status_is(reply, 200), None if isinstance(deleted, int) else f"{deleted!r}"),
+    )
+    r1, r2 = g.call("GET", path), g.call("GET", path)
+    g.expect(
+        "GET product: MISS then HIT with the data",
+        problems(
+            status_is(r1, 200),
+            cache_is(r1, "MISS"),
+            fields_match(r1.json(), first),
+            status_is(r2, 200),
+            cache_is(r2, "HIT"),
+            fields_match(r2.json(), first),
+        ),
+    )
+    g.expect("RateLimit-* headers on a limited route", limit_headers(r1))
+    reply, deleted = invalidate_tag(g, tag)
+    r3 = g.call("GET", path)
+    g.expect(
+        "invalidating a cached product: deleted 1, next GET is a MISS",
+        problems(
+            status_is(reply, 200),
+            None if deleted == 1 else f"deleted {deleted!r}",
+            cache_is(r3, "MISS"),
+        ),
+    )
+    second = {"name": f"smoke {run.tag} v2", "price": 21.5}
+    g.expect("PUT product -> 200", status_is(g.call("PUT", path, json_body=second), 200))
+    r4, r5 = g.call("GET", path), g.call("GET", path)
+    g.expect(
+        "after PUT the next GET has the new data, then a HIT",
+        problems(
+            status_is(r4, 200),
+            fields_match(r4.json(), second),
+            cache_is(r5, "HIT"),
+            fields_match(r5.json(), second),
+        ),
+    )
+    g.expect("DELETE product -> 204", status_is(g.call("DELETE", path), 204))
+    g.cleanups.remove(path)
+    g.expect("GET deleted product -> 404", is_error(g.call("GET", path), 404))
+
+
+def check_top_products(g: Group, run: Run) -> None:
+    top = 5
+    r1, r2 = g.call("GET", f"/products?top={top}"), g.call("GET", f"/products?top={top}")
+    items = items_of(r1.json())
+    g.expect(
+        f"GET /products?top={top} -> ranked by views",
+        problems(
+            status_is(r1, 200),
+            ranked_by_views(items, top) if items is not None else f"no list: {r1.describe()}",
+        ),
+    )
+    g.expect("top products query is cached (second call HIT)", cache_is(r2, "HIT"))
+
+
+def check_users(g: Group, run: Run) -> None:
+    """Write-through: a read right after each write is a HIT with the new data."""
+    user = {"name": f"smoke {run.tag}", "email": f"smoke-{run.tag}@example.com", "age": 30}
+    uid = created_id(g, "POST /users -> 201 with an id", g.call("POST", "/users", json_body=user))
+    path = f"/users/{uid}"
+    g.delete_later(path)
+    r = g.call("GET", path)
+    g.expect(
+        "read after create: HIT with the data",
+        problems(status_is(r, 200), cache_is(r, "HIT"), fields_match(r.json(), user)),
+    )
+    change = {"name": f"smoke {run.tag} renamed", "age": 31}
+    g.expect("PUT user -> 200", status_is(g.call("PUT", path, json_body=change), 200))
+    r = g.call("GET", path)
+    g.expect(
+        "read after update: HIT with the new data",
+        problems(status_is(r, 200), cache_is(r, "HIT"), fields_match(r.json(), change)),
+    )
+    g.expect("DELETE user -> 204", status_is(g.call("DELETE", path), 204))
+    g.cleanups.remove(path)
+    g.expect("GET deleted user -> 404", is_error(g.call("GET", path), 404))
+
+
+def check_sessions(g: Group, run: Run) -> None:
+    """Sliding TTL: each read refreshes the session to its full lifetime."""
+    user = {
+        "name": f"smoke session {run.tag}",
+        "email": f"smoke-s-{run.tag}@example.com",
+        "age": 40,
+    }
+    uid = created_id(
+        g, "POST /users (session owner) -> 201", g.call("POST", "/users", json_body=user)
+    )
+    g.delete_later(f"/users/{uid}")
+    r = g.call("POST", "/sessions", json_body={"user_id": uid})
+    body = obj(r)
+    token, ttl = body.get("token"), body.get("expires_in")
+    g.require(
+        "POST /sessions -> 201 with token and expires_in",
+        problems(
+            status_is(r, 201),
+            None if isinstance(token, str) and token else "no token",
+            None if isinstance(ttl, int) and ttl > 0 else f"expires_in {ttl!r}",
+        ),
+        f"expires_in {ttl}",
+    )
+    path = f"/sessions/{token}"
+    r = g.call("GET", path)
+    g.expect(
+        "GET session -> 200 and refreshed to the full TTL",
+        problems(status_is(r, 200), sliding_refresh(int(ttl or 0), obj(r))),
+    )
+    g.expect("DELETE session -> 204", status_is(g.call("DELETE", path), 204))
+    g.expect("GET deleted session -> 401", is_error(g.call("GET", path), 401))
+    g.expect(
+        "GET unknown session -> 401",
+        is_error(g.call("GET", f"/sessions/{uuid.uuid4().hex * 2}"), 401),
+    )
+
+
+def check_dashboard(g: Group, run: Run) -> None:
+    r1, r2 = g.call("GET", "/stats/dashboard"), g.call("GET", "/stats/dashboard")
+    g.expect(
+        "GET /stats/dashboard -> 200 object",
+        problems(status_is(r1, 200), None if isinstance(r1.json(), dict) else "not an object"),
+    )
+    g.expect("dashboard aggregate is cached (second call HIT)", cache_is(r2, "HIT"))
+
+
+def check_cache_admin(g: Group, run: Run) -> None:
+    r = g.call("POST", "/cache/warm", json_body={"products_top": 3})
+    body = obj(r)
+    g.expect(
+        "POST /cache/warm -> warmed and seconds",
+        problems(
+            status_is(r, 200),
+            None if isinstance(body.get("warmed"), int) else f"warmed {body.get('warmed')!r}",
+            None if isinstance(body.get("seconds"), int | float) else "no seconds",
+        ),
+        f"warmed {body.get('warmed')}",
+    )
+    hottest = items_of(g.call("GET", "/products?top=1").json()) or [{}]
+    if isinstance(hottest[0], dict) and isinstance(hottest[0].get("id"), int):
+        g.expect(
+            "after warming, the top product is a HIT",
+            cache_is(g.call("GET", f"/products/{hottest[0]['id']}"), "HIT"),
+        )
+    absent = f"{run.cache_prefix}:smoke-absent-{run.tag}"
+    for selector in ({"key": absent}, {"pattern": f"{absent}*"}):
+        r = g.call("POST", "/cache/invalidate", json_body=selector)
+        deleted = obj(r).get("deleted")
+        g.expect(
+            f"POST /cache/invalidate {next(iter(selector))} of nothing -> deleted 0",
+            problems(status_is(r, 200), None if deleted == 0 else f"deleted {deleted!r}"),
+        )
+    for selector in ({}, {"key": absent, "tag": "product:1"}):
+        g.expect(
+            f"POST /cache/invalidate {json.dumps(selector)} -> 400",
+            is_error(g.call("POST", "/cache/invalidate", json_body=selector), 400),
+        )
+    r = g.call("GET", "/cache/stats")
+    stats = r.json()
+    g.expect(
+        "GET /cache/stats -> hits, misses, hit_ratio, maxmemory-policy",
+        problems(
+            status_is(r, 200),
+            *(None if find_key(stats, k) else f"no {k}" for k in ("hits", "misses", "hit_ratio")),
+            None
+            if find_key(stats, "maxmemory_policy") or find_key(stats, "maxmemory-policy")
+            else "no maxmemory policy",
+        ),
+    )
+
+
+def check_errors(g: Group, run: Run) -> None:
+    unknown = f"/products/{random.randint(1_900_000_000, 2_100_000_000)}"
+    r1, r2 = g.call("GET", unknown), g.call("GET", unknown)
+    g.expect(
+        "unknown product -> 404, negative-cached (second read a HIT)",
+        problems(is_error(r1, 404), is_error(r2, 404), cache_is(r2, "HIT")),
+    )
+    g.expect(
+        "id not a positive integer -> 400",
+        problems(*(is_error(g.call("GET", f"/products/{bad}"), 400) for bad in ("abc", "0", "-1"))),
+    )
+    g.expect(
+        "unknown route -> 404 JSON error", is_error(g.call("GET", f"/no-such-route-{run.tag}"), 404)
+    )
+    g.expect(
+        "malformed JSON -> 400", is_error(g.call("POST", "/products", body=b'{"name": "x",'), 400)
+    )
+    big = b'{"name": "' + b"x" * (MAX_BODY + 1024) + b'"}'
+    g.expect("body over 64 KB -> 413", is_error(g.call("POST", "/products", body=big), 413))
+
+
+def check_rate_limit(g: Group, run: Run) -> None:
+    """A dedicated caller sends requests until 429, at most RateLimit-Limit + 5."""
+    first = g.call("GET", "/products?top=1")
+    g.require("RateLimit-* headers", limit_headers(first))
+    limit = int(first.header("RateLimit-Limit") or 0)
+    g.require(
+        f"RateLimit-Limit {limit} small enough to exhaust",
+        None if limit <= RATE_LIMIT_CAP else f"limit {limit} > {RATE_LIMIT_CAP}",
+    )
+    remaining = [int(first.header("RateLimit-Remaining") or 0)]
+    last, sent = first, 1
+    while sent < limit + RATE_LIMIT_SLACK and last.status != 429:
+        last = g.call("GET", "/products?top=1")
+        sent += 1
+        if last.status != 429 and last.header("RateLimit-Remaining") is not None:
+            remaining.append(int(last.header("RateLimit-Remaining") or 0))
+    g.require(
+        "429 past the limit", status_is(last, 429), f"429 after {sent} requests (limit {limit})"
+    )
+    g.expect(
+        "429 carries Retry-After and the error shape",
+        problems(retry_after(last), error_shape(last)),
+    )
+    g.expect(
+        "RateLimit-Remaining counts down",
+        None
+        if remaining == sorted(remaining, reverse=True)
+        else f"remaining went {remaining[:10]}...",
+    )
+
+
+GROUPS: tuple[tuple[str, GroupFn], ...] = (
+    ("health", check_health),
+    ("products", check_products),
+    ("top", check_top_products),
+    ("users", check_users),
+    ("sessions", check_sessions),
+    ("dashboard", check_dashboard),
+    ("cache", check_cache_admin),
+    ("errors", check_errors),
+    ("ratelimit", check_rate_limit),
+)
+
+
+def run_group(name: str, fn: GroupFn, client: HttpClient, run: Run) -> list[Outcome]:
+    """One group; a transport failure or an Abort ends it, cleanups always run."""
+    group = Group(name, client, api_key=f"smoke-{run.tag}-{name}")
+    try:
+        fn(group, run)
+    except Abort:
+        pass
+    except HttpError as exc:
+        group.expect("transport", str(exc))
+    finally:
+        for path in reversed(group.cleanups):
+            with contextlib.suppress(HttpError):
+                group.call("DELETE", path)
+    return group.outcomes
+
+
+def smoke(
+    client: HttpClient,
+    *,
+    only: Sequence[str] = (),
+    cache_prefix: str = "app",
+    show_progress: bool = True,
+) -> list[Outcome]:
+    run = Run(tag=uuid.uuid4().hex[:10], cache_prefix=cache_prefix)
+    chosen = [(n, fn) for n, fn in GROUPS if not only or n in only]
+    client.get("/health")  # unreachable: one line and exit 1, not nine failed groups
+    outcomes: list[Outcome] = []
+    with progress(total=len(chosen), desc="smoke", unit="group", enabled=show_progress) as bar:
+        for name, fn in chosen:
+            outcomes += run_group(name, fn, client, run)
+            bar.update()
+    return outcomes
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: Parents) -> None:
+    parser = sub.add_parser(
+        "smoke",
+        parents=[parents.json],
+        help="exercise every API route and check the caching patterns",
+        description="MISS then HIT, invalidation, write-through read-after-write, sliding "
+        "session TTL, 429 past the limit, error shapes. Exit code 1 on any failure.",
+    )
+    parser.add_argument("base_url", metavar="BASE_URL", type=base_url, help="API base URL")
+    parser.add_argument(
+        "--group",
+        dest="groups",
+        action="append",
+        default=[],
+        choices=[name for name, _ in GROUPS],
+        help="only this group (repeatable)",
+    )
+    parser.add_argument(
+        "--timeout", type=positive_float, default=10.0, help="seconds per request (default: 10)"
+    )
+    parser.add_argument(
+        "--cache-prefix",
+        default="app",
+        help="the API's CACHE_PREFIX, for invalidation by key/pattern (default: app)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    client = HttpClient(args.base_url, timeout=args.timeout)
+    try:
+        outcomes = smoke(
+            client, only=args.groups, cache_prefix=args.cache_prefix, show_progress=not args.json
+        )
+    finally:
+        client.close()
+    passed = all(o.ok for o in outcomes)
+    failed = sum(1 for o in outcomes if not o.ok)
+    if args.json:
+        print_json(
+            {"base_url": args.base_url, "passed": passed, "checks": [asdict(o) for o in outcomes]}
+        )
+    else:
+        rows = [(o.group, status(o.ok), o.check, o.detail) for o in outcomes]
+        print_text(table(("GROUP", "STATUS", "CHECK", "DETAIL"), rows))
+        print_text(f"\n{len(outcomes) - failed} passed, {failed} failed ({args.base_url})")
+    return EXIT_OK if passed else EXIT_FAILED
