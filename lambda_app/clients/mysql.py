@@ -60,6 +60,8 @@ def connect(settings: DatabaseSettings, *, database: bool = True) -> Connection[
         "cursorclass": pymysql.cursors.DictCursor,
         "charset": "utf8mb4",
         "autocommit": False,
+        # Timestamps are compared with UTC "now" in Python (sessions, orders windows).
+        "init_command": "SET time_zone = '+00:00'",
         **credentials(settings),
     }
     if settings.tls:

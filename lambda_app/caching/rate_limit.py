@@ -1,0 +1,190 @@
+"""Rate limiting in one atomic round trip: fixed window and sliding-window counter.
+
+The second source does ``INCR`` then ``EXPIRE`` from the client. That is two round trips
+and not atomic: a crash between them leaves a counter without a TTL, and the caller is
+blocked for good. Its fixed window also lets twice the limit through around a window
+boundary (a full window's worth just before it, another just after).
+
+Here each check is one Lua script over ONE hash key per caller (fields ``w`` = window
+number, ``c`` = count in it, ``p`` = count in the previous window), so:
+
+* counting and expiry happen together, and the key always has a TTL;
+* the window number is computed inside the script, so the key name never depends on
+  the time and a cluster routes every check of a caller to the same slot;
+* time comes from the server (``TIME``) so app instances with skewed clocks agree, or
+  from the caller's ``now`` argument, which makes tests deterministic.
+
+The sliding-window counter estimates the count over the last full window as
+``previous * (1 - elapsed/window) + current`` (the weighted previous-window estimate).
+It is an approximation that assumes the previous window's requests were spread evenly,
+and it never lets a burst straddling a boundary through twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from lambda_app.clients.valkey import VALKEY_ERRORS, ValkeyClient
+
+log = logging.getLogger(__name__)
+
+Algorithm = Literal["fixed", "sliding"]
+ALGORITHMS: tuple[Algorithm, ...] = ("fixed", "sliding")
+
+MAX_CALLER_LENGTH = 200
+
+# Shared prologue: read the clock (the caller's, or the server's) and window bounds.
+_CLOCK = """
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+if now == nil then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local w = math.floor(now / window)
+local state = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
+local seen_w = tonumber(state[1])
+if seen_w ~= nil and seen_w > w then
+  -- a caller whose clock runs behind: count it in the newest window seen
+  w = seen_w
+  now = w * window
+end
+local elapsed = now - w * window
+local reset = window - elapsed
+"""
+
+# Returns {allowed, remaining, retry_after_ms, reset_ms}.
+FIXED_WINDOW_LUA = (
+    _CLOCK
+    + """
+local count = 0
+if seen_w == w then count = tonumber(state[2]) or 0 end
+if count >= limit then
+  return {0, 0, reset, reset}
+end
+count = count + 1
+redis.call('HSET', KEYS[1], 'w', w, 'c', count)
+redis.call('PEXPIRE', KEYS[1], reset)
+return {1, limit - count, 0, reset}
+"""
+)
+
+SLIDING_WINDOW_LUA = (
+    _CLOCK
+    + """
+local current, previous = 0, 0
+if seen_w == w then
+  current = tonumber(state[2]) or 0
+  previous = tonumber(state[3]) or 0
+elseif seen_w == w - 1 then
+  previous = tonumber(state[2]) or 0
+end
+local weight = (window - elapsed) / window
+local estimate = previous * weight + current
+if estimate + 1 > limit then
+  local retry
+  if current + 1 <= limit then
+    -- wait until the previous window's share has decayed enough
+    retry = math.ceil((estimate + 1 - limit) * window / previous)
+  else
+    -- this window is full: wait into the next one, where this window's count decays
+    retry = reset + math.ceil(window * (1 - (limit - 1) / current))
+  end
+  if retry < 1 then retry = 1 end
+  return {0, 0, retry, reset}
+end
+current = current + 1
+redis.call('HSET', KEYS[1], 'w', w, 'c', current, 'p', previous)
+-- the counts matter until the end of the next window, when they stop weighing
+redis.call('PEXPIRE', KEYS[1], reset + window)
+return {1, math.floor(limit - estimate - 1), 0, reset}
+"""
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one check; ``retry_after`` and ``reset`` are in seconds."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after: float
+    reset: float
+
+
+class RateLimiter:
+    """``check(caller)`` admits or refuses one request, atomically, in one round trip.
+
+    If Valkey does not answer, the limiter fails open (allows, and logs): a cache
+    outage should not turn into a full API outage. Pass ``fail_open=False`` for the
+    opposite trade-off.
+    """
+
+    def __init__(
+        self,
+        client: ValkeyClient,
+        *,
+        prefix: str,
+        limit: int,
+        window_seconds: float,
+        algorithm: Algorithm = "sliding",
+        fail_open: bool = True,
+    ) -> None:
+        if limit < 1:
+            raise ValueError(f"rate limit: limit must be >= 1, got {limit}")
+        if window_seconds <= 0:
+            raise ValueError(f"rate limit: window must be > 0 seconds, got {window_seconds}")
+        if algorithm not in ALGORITHMS:
+            raise ValueError(
+                f"rate limit: algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}"
+            )
+        self.limit = limit
+        self.window_ms = max(1, round(window_seconds * 1000))
+        self.algorithm = algorithm
+        self.fail_open = fail_open
+        self._prefix = f"{prefix}:rl:{algorithm}:"
+        # valkey-py types register_script for the standalone client only; the cluster
+        # client inherits it and routes EVALSHA by the first key.
+        self._script = client.register_script(  # type: ignore[misc]
+            FIXED_WINDOW_LUA if algorithm == "fixed" else SLIDING_WINDOW_LUA
+        )
+
+    def key(self, caller: str) -> str:
+        """The caller's single counter key (a hash), so scripts never cross slots."""
+        if not isinstance(caller, str) or not caller.strip():
+            raise ValueError("rate limit: caller must be a non-empty string")
+        if len(caller) > MAX_CALLER_LENGTH:
+            raise ValueError(
+                f"rate limit: caller must be at most {MAX_CALLER_LENGTH} characters, "
+                f"got {len(caller)}"
+            )
+        return self._prefix + caller
+
+    def check(self, caller: str, *, now: float | None = None) -> Decision:
+        """Count one request for ``caller``; ``now`` (epoch seconds) overrides the clock."""
+        key = self.key(caller)
+        now_arg = "" if now is None else str(math.floor(now * 1000))
+        try:
+            reply: Any = self._script(keys=[key], args=[self.limit, self.window_ms, now_arg])
+        except VALKEY_ERRORS as exc:
+            log.warning(
+                "rate limiter unavailable (%s); failing %s",
+                exc,
+                "open" if self.fail_open else "closed",
+            )
+            if self.fail_open:
+                return Decision(True, self.limit, self.limit, 0.0, 0.0)
+            return Decision(False, self.limit, 0, 1.0, 1.0)
+        allowed, remaining, retry_ms, reset_ms = (int(v) for v in reply)
+        return Decision(
+            allowed=bool(allowed),
+            limit=self.limit,
+            remaining=max(0, remaining),
+            retry_after=retry_ms / 1000,
+            reset=reset_ms / 1000,
+        )

@@ -1,0 +1,323 @@
+"""Write-through with leases: the cache never ends up older than the database.
+
+The second source's write-through has three defects, fixed here:
+
+1. ``update_user`` caches the *request's* fields, so the cached row loses the others.
+   Here the cache is filled from the database row as it is after the commit.
+2. A cache write that fails after the commit leaves the old value cached. Here the
+   first cache step after a commit *deletes* the value (in the same script that renews
+   the lease, below); if even that fails, the key is retried before the next cache
+   command of the process (:class:`~lambda_app.caching.invalidation.PendingInvalidations`)
+   and the TTL is the last backstop.
+3. Concurrent writers and readers race: a reader that loaded the old row before a
+   write can store it after the writer's delete (stale-set-after-delete), or two
+   writers can store their rows in the opposite order of their commits. Here every fill
+   is guarded by a *lease*, as in Facebook's "Scaling Memcache" (NSDI 2013):
+
+   * a reader that misses takes the key's current lease token (creating one if there
+     is none) in the same round trip as its ``GET``, then loads the row;
+   * a writer, after its commit, replaces the token with a new one and deletes the value
+     (one script), then reads the row back from the database and fills;
+   * a fill is a compare-and-set (Lua): it stores only while the token is still the one
+     taken *before* the database read, and consumes it.
+
+   So a fill whose read may predate a commit always fails: that commit's writer has
+   replaced the token since. The party that took the last token read the database after
+   every commit, so its fill carries the newest row. Tokens are random, so a lease lost
+   to eviction or expiry can never be matched again (no ABA), and a lost lease only ever
+   makes a fill fail, leaving a miss, never a stale value.
+
+Keys: the value under ``KeyBuilder.key(resource, id)`` in the string layout of
+:class:`~lambda_app.caching.storage.StringStorage` (so the cache-aside reader understands
+it), the lease beside it in the same cluster slot (``KeyBuilder.companion(key, "lease")``).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lambda_app.caching.breaker import CircuitBreaker
+from lambda_app.caching.cache_aside import Lookup
+from lambda_app.caching.invalidation import Announcer, PendingInvalidations
+from lambda_app.caching.keys import KeyBuilder
+from lambda_app.caching.metrics import CacheMetrics
+from lambda_app.caching.serialization import SerializationError, ValueTooLargeError
+from lambda_app.caching.storage import Entry, StringStorage
+from lambda_app.caching.ttl import TtlPolicy
+from lambda_app.clients.errors import DatabaseUnavailable
+from lambda_app.clients.mysql import DB_ERRORS
+from lambda_app.clients.valkey import VALKEY_ERRORS, ValkeyClient
+
+log = logging.getLogger(__name__)
+
+Row = Mapping[str, Any]
+
+#: How long a lease (fill token) lives; a fill slower than this simply fails (a miss).
+DEFAULT_LEASE_MS = 30_000
+
+# KEYS: value, lease[, write-back marker]. ARGV: sliding ttl ms or '', new lease token,
+# lease ms, marker ms. Returns {value|false, lease|false, marker_set 0/1}.
+READ_LUA = """
+local value = redis.call('GET', KEYS[1])
+if value then
+  if ARGV[1] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+  local marked = 0
+  if KEYS[3] and redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[4]) then marked = 1 end
+  return {value, false, marked}
+end
+local lease = redis.call('GET', KEYS[2])
+if not lease then
+  lease = ARGV[2]
+  redis.call('SET', KEYS[2], lease, 'PX', ARGV[3])
+end
+return {false, lease, 0}
+"""
+
+# KEYS: value1, lease1, value2, lease2, ... ARGV: token, payload, ttl ms per pair.
+# Stores each value only while its lease is the one taken before the database read, and
+# consumes the lease. Returns 1/0 per pair. Many pairs in one call need one slot
+# (standalone server); a cluster gets one call per pair, pipelined.
+FILL_LUA = """
+local out = {}
+for i = 1, #KEYS, 2 do
+  local a = (i - 1) / 2 * 3
+  if redis.call('GET', KEYS[i + 1]) == ARGV[a + 1] then
+    redis.call('SET', KEYS[i], ARGV[a + 2], 'PX', ARGV[a + 3])
+    redis.call('DEL', KEYS[i + 1])
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
+"""
+
+# KEYS: value, lease. ARGV: new lease token, lease ms. Fences off every earlier fill.
+RENEW_LUA = """
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return redis.call('DEL', KEYS[1])
+"""
+
+
+#: What a database that does not answer raises (the caller's write has committed).
+DB_FAILURES: tuple[type[BaseException], ...] = (DatabaseUnavailable, *DB_ERRORS)
+
+
+def new_token() -> str:
+    """A random lease token (128 bits): never equal to an earlier one."""
+    return secrets.token_hex(16)
+
+
+class WriteThrough:
+    """Write-through for one entity type whose database row is the source of truth.
+
+    ``load(id)`` reads the committed row (None when it does not exist). Reads go through
+    :meth:`get`; after every committed write call :meth:`store` (insert/update) or
+    :meth:`invalidate` (delete). Cache failures never fail the caller: reads fall back
+    to ``load``, writes leave a miss and a pending retry.
+    """
+
+    def __init__(
+        self,
+        client: ValkeyClient,
+        *,
+        resource: str,
+        data_class: str,
+        load: Callable[[Any], Row | None],
+        keys: KeyBuilder | None = None,
+        ttl: TtlPolicy | None = None,
+        storage: StringStorage | None = None,
+        metrics: CacheMetrics | None = None,
+        breaker: CircuitBreaker | None = None,
+        announce: Announcer | None = None,
+        lease_ms: int = DEFAULT_LEASE_MS,
+        negative: bool = True,
+    ) -> None:
+        self.client = client
+        self.resource = resource
+        self.keys = keys or KeyBuilder()
+        self.ttl = ttl or TtlPolicy()
+        self.data_class = self.ttl.check(data_class)
+        self.storage = storage or StringStorage(client)
+        self.metrics = metrics or CacheMetrics()
+        self.breaker = breaker or CircuitBreaker()
+        self.negative = negative
+        self._load = load
+        self._announce = announce
+        self._lease_ms = lease_ms
+        self._read = client.register_script(READ_LUA)  # type: ignore[misc]
+        self._fill = client.register_script(FILL_LUA)  # type: ignore[misc]
+        self._renew = client.register_script(RENEW_LUA)  # type: ignore[misc]
+        self.pending = PendingInvalidations(self._renew_keys)
+
+    # keys ---------------------------------------------------------------------------
+
+    def key(self, id: Any) -> str:
+        return self.keys.key(self.resource, id)
+
+    def lease_key(self, key: str) -> str:
+        return self.keys.companion(key, "lease")
+
+    # reads --------------------------------------------------------------------------
+
+    def get(self, id: Any) -> Lookup:
+        """The row, from the cache or (on a miss) from the database, filled under a lease."""
+        lookup, _ = self.read(id)
+        return lookup
+
+    def read(
+        self,
+        id: Any,
+        *,
+        touch_ms: int | None = None,
+        marker: str | None = None,
+        marker_ms: int = 0,
+    ) -> tuple[Lookup, bool]:
+        """:meth:`get` with options, in the same single round trip on a hit.
+
+        ``touch_ms`` resets the TTL on a hit (sliding expiry; default: the class policy).
+        ``marker`` is a key set with ``NX PX marker_ms`` on a hit; the second item of the
+        result says whether this call set it (sessions write ``last_active`` back to the
+        database only then, so at most once per ``marker_ms``).
+        """
+        key = self.key(id)
+        if touch_ms is None and self.ttl.is_sliding(self.data_class):
+            touch_ms = self.ttl.ttl_ms(self.data_class)
+        reply = self._cache_read(key, touch_ms, marker, marker_ms)
+        if reply is None:
+            self.metrics.incr(self.data_class, "misses")
+            value = self._timed_load(id)
+            return Lookup(value, False, value is not None, "bypass"), False
+        raw, token, marked = reply
+        if raw is not None:
+            try:
+                entry = self.storage.parse(raw)
+            except SerializationError as exc:
+                log.warning("corrupt %s entry %s (%s); reloading", self.data_class, key, exc)
+                token = self._renew_one(key)
+            else:
+                if entry.found:
+                    self.metrics.hit(self.data_class)
+                else:
+                    self.metrics.incr(self.data_class, "negative_hits")
+                return Lookup(entry.value, True, entry.found, "cache"), bool(marked)
+        self.metrics.incr(self.data_class, "misses")
+        value = self._timed_load(id)
+        if token is not None:
+            self._fill_one(key, token, value)
+        return Lookup(value, False, value is not None, "loader"), False
+
+    def _cache_read(
+        self, key: str, touch_ms: int | None, marker: str | None, marker_ms: int
+    ) -> tuple[bytes | None, str | None, int] | None:
+        """One round trip: the value (TTL refreshed) or a lease token; None = no cache."""
+        if not self.breaker.allow():
+            self.metrics.incr(self.data_class, "bypassed")
+            return None
+        keys = [key, self.lease_key(key)] + ([marker] if marker else [])
+        args = ["" if touch_ms is None else touch_ms, new_token(), self._lease_ms, marker_ms]
+        try:
+            self.pending.flush()
+            reply: Any = self._read(keys=keys, args=args)
+        except VALKEY_ERRORS as exc:
+            self._cache_failed("read", key, exc)
+            return None
+        self.breaker.record_success()
+        raw, token, marked = reply
+        return raw, (token.decode() if isinstance(token, bytes) else token), int(marked)
+
+    def _timed_load(self, id: Any) -> Row | None:
+        started = time.perf_counter()
+        ok = False
+        try:
+            value = self._load(id)
+            ok = True
+        finally:
+            self.metrics.load(self.data_class, (time.perf_counter() - started) * 1000, ok=ok)
+        return value
+
+    # writes -------------------------------------------------------------------------
+
+    def store(self, id: Any, committed: Row, *, ttl_ms: int | None = None) -> Row:
+        """After a committed insert/update: the cache ends up holding the database row.
+
+        Deletes the old value and fences off in-flight fills (new lease), then reads the
+        row back and fills it under that lease. Returns ``committed``. Never raises on a
+        cache failure; a database failure on the read-back leaves a miss.
+        """
+        key = self.key(id)
+        token = self._renew_one(key)
+        if token is not None:
+            try:
+                fresh = self._load(id)
+            except DB_FAILURES as exc:  # the write committed; a miss is safe
+                log.warning("read-back of %s failed (%s); leaving a miss", key, exc)
+            else:
+                self._fill_one(key, token, fresh, ttl_ms=ttl_ms)
+        self._announce_keys([key])
+        return committed
+
+    def invalidate(self, id: Any) -> None:
+        """After a committed delete: remove the value and fence off in-flight fills."""
+        key = self.key(id)
+        self._renew_one(key)
+        self._announce_keys([key])
+
+    def _renew_one(self, key: str) -> str | None:
+        """Delete the value and take a fresh lease; None (and a pending retry) on failure."""
+        if not self.breaker.allow():
+            self.pending.add([key])
+            return None
+        token = new_token()
+        try:
+            self.pending.flush()
+            self._renew(keys=[key, self.lease_key(key)], args=[token, self._lease_ms])
+        except VALKEY_ERRORS as exc:
+            self._cache_failed("invalidation", key, exc)
+            self.pending.add([key])
+            return None
+        self.breaker.record_success()
+        return token
+
+    def _renew_keys(self, keys: list[str]) -> None:
+        """Retry of pending invalidations (raises on failure, so they stay pending)."""
+        for key in keys:
+            self._renew(keys=[key, self.lease_key(key)], args=[new_token(), self._lease_ms])
+
+    def _fill_one(
+        self, key: str, token: str, value: Row | None, *, ttl_ms: int | None = None
+    ) -> bool:
+        """Compare-and-set under our lease; False when fenced off or not cacheable."""
+        if value is None and not self.negative:
+            return False
+        try:
+            payload = self.storage.dumps(Entry(value, value is not None))
+        except ValueTooLargeError:
+            self.metrics.incr(self.data_class, "too_large")
+            return False
+        if ttl_ms is None:
+            found = value is not None
+            ttl_ms = self.ttl.ttl_ms(self.data_class) if found else self.ttl.negative_ms()
+        try:
+            stored: Any = self._fill(keys=[key, self.lease_key(key)], args=[token, payload, ttl_ms])
+        except VALKEY_ERRORS as exc:
+            self._cache_failed("fill", key, exc)
+            return False
+        return bool(stored[0])
+
+    def _cache_failed(self, what: str, key: str, exc: BaseException) -> None:
+        self.breaker.record_failure()
+        self.metrics.incr(self.data_class, "errors")
+        log.warning("cache %s of %s failed: %s", what, key, exc)
+
+    def _announce_keys(self, keys: list[str]) -> None:
+        if self._announce is None:
+            return
+        try:
+            self._announce(keys)
+        except VALKEY_ERRORS as exc:
+            log.warning("invalidation announcement failed (%s); near caches rely on TTL", exc)

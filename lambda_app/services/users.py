@@ -1,0 +1,69 @@
+"""Users: write-through CRUD, so a read right after a write is a cache HIT with new data.
+
+Every write commits to the database first (the source of truth); only then is the
+cache touched, through the lease protocol of :mod:`lambda_app.caching.write_through`
+(the full stored row is cached, never the request's fields). A database error surfaces
+as ``Unavailable`` before any cache step runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from lambda_app.caching.cache_aside import Lookup
+from lambda_app.caching.invalidation import GroupVersions
+from lambda_app.caching.write_through import WriteThrough
+from lambda_app.clients.valkey import VALKEY_ERRORS
+from lambda_app.data.repositories import Row, UserRepository
+from lambda_app.data.schema import USER_WRITABLE
+from lambda_app.services.errors import NotFound, domain_errors
+from lambda_app.services.validation import entity_id, fields
+
+log = logging.getLogger(__name__)
+
+
+class UserService:
+    def __init__(self, repo: UserRepository, entries: WriteThrough, groups: GroupVersions) -> None:
+        self.repo = repo
+        self.entries = entries
+        self.groups = groups
+
+    def get(self, user_id: int) -> Lookup:
+        """The user (``lookup.value``, None if unknown) and whether the cache answered."""
+        user_id = entity_id(user_id)
+        with domain_errors():
+            return self.entries.get(user_id)
+
+    def create(self, values: Mapping[str, Any]) -> Row:
+        """Insert (name, email[, age]); the stored row is cached at once."""
+        checked = fields(values, USER_WRITABLE, "user", required=("name", "email"))
+        with domain_errors():
+            row = self.repo.create(**checked)
+            self.entries.store(row["id"], row)
+        return row
+
+    def update(self, user_id: int, changes: Mapping[str, Any]) -> Row:
+        """Change the given fields; the cache then holds the whole stored row."""
+        user_id = entity_id(user_id)
+        checked = fields(changes, USER_WRITABLE, "user changes")
+        with domain_errors():
+            row = self.repo.update(user_id, **checked)
+            if row is None:
+                raise NotFound("user", user_id)
+            self.entries.store(user_id, row)
+        return row
+
+    def delete(self, user_id: int) -> None:
+        """Delete the user (their sessions go with them in the database), then everything
+        cached about them: the row now, their group of derived entries in O(1)."""
+        user_id = entity_id(user_id)
+        with domain_errors():
+            if not self.repo.delete(user_id):
+                raise NotFound("user", user_id)
+        self.entries.invalidate(user_id)
+        try:
+            self.groups.invalidate("user", user_id)
+        except VALKEY_ERRORS as exc:
+            log.warning("user %s: group invalidation failed (%s); TTL bounds it", user_id, exc)

@@ -1,0 +1,126 @@
+"""Rate limiting against real servers, standalone and cluster; time is driven by ``now``."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import valkey as valkey_py
+
+from lambda_app.caching.rate_limit import RateLimiter
+
+pytestmark = pytest.mark.integration
+
+WINDOW = 60
+LIMIT = 100
+# A window-aligned instant, so tests know exactly where the boundaries are.
+T0 = float(1_800_000_000 - 1_800_000_000 % WINDOW)
+
+
+@pytest.fixture(params=["standalone", "cluster"])
+def client(request):
+    return request.getfixturevalue("valkey" if request.param == "standalone" else "cluster_client")
+
+
+def limiter(client, algorithm, limit=LIMIT, window=WINDOW):
+    return RateLimiter(
+        client, prefix="test", limit=limit, window_seconds=window, algorithm=algorithm
+    )
+
+
+def burst(rl, caller, start, seconds, count):
+    """``count`` requests spread evenly over ``seconds`` from ``start``; returns allowed."""
+    step = seconds / count
+    return sum(rl.check(caller, now=start + i * step).allowed for i in range(count))
+
+
+@pytest.mark.parametrize("algorithm", ["fixed", "sliding"])
+def test_counts_down_then_refuses_with_retry_after(client, algorithm):
+    rl = limiter(client, algorithm, limit=5)
+    now = T0 + 10
+    decisions = [rl.check("alice", now=now) for _ in range(6)]
+
+    assert [d.allowed for d in decisions] == [True] * 5 + [False]
+    assert [d.remaining for d in decisions] == [4, 3, 2, 1, 0, 0]
+    assert decisions[-1].retry_after > 0
+    assert all(d.limit == 5 for d in decisions)
+    # waiting the advertised time is enough to be admitted again
+    assert rl.check("alice", now=now + decisions[-1].retry_after).allowed
+
+
+@pytest.mark.parametrize("algorithm", ["fixed", "sliding"])
+def test_counter_key_always_has_a_ttl(client, algorithm):
+    rl = limiter(client, algorithm, limit=3)
+    for _ in range(5):
+        rl.check("bob")  # server clock
+    ttl = client.pttl(rl.key("bob"))
+    assert 0 < ttl <= 2 * WINDOW * 1000
+
+
+@pytest.mark.parametrize("algorithm", ["fixed", "sliding"])
+def test_callers_are_counted_separately(client, algorithm):
+    rl = limiter(client, algorithm, limit=2)
+    for _ in range(2):
+        rl.check("carol", now=T0)
+    assert not rl.check("carol", now=T0).allowed
+    assert rl.check("dave", now=T0).allowed
+
+
+def test_burst_across_a_window_boundary(client):
+    """Fixed lets ~2x the limit through in two seconds; sliding at most 1.1x."""
+    boundary = T0 + WINDOW
+    fixed = limiter(client, "fixed")
+    sliding = limiter(client, "sliding")
+
+    fixed_allowed = burst(fixed, "eve", boundary - 1, 1, 150) + burst(
+        fixed, "eve", boundary, 1, 150
+    )
+    sliding_allowed = burst(sliding, "eve", boundary - 1, 1, 150) + burst(
+        sliding, "eve", boundary, 1, 150
+    )
+    print(f"burst across boundary: fixed {fixed_allowed}, sliding {sliding_allowed}")
+
+    assert fixed_allowed == 2 * LIMIT
+    assert LIMIT <= sliding_allowed <= 1.1 * LIMIT
+
+
+def test_sliding_window_weights_the_previous_window(client):
+    rl = limiter(client, "sliding", limit=10)
+    assert burst(rl, "frank", T0, 1, 10) == 10
+    # half-way through the next window the previous 10 still weigh 5
+    allowed = burst(rl, "frank", T0 + WINDOW + WINDOW / 2, 0.1, 10)
+    assert allowed == 5  # 10 x 0.5 + 5 reaches the limit of 10
+    # a full window later the old requests no longer count
+    assert burst(rl, "frank", T0 + 3 * WINDOW, 0.1, 10) == 10
+
+
+def test_fixed_window_resets_at_the_boundary(client):
+    rl = limiter(client, "fixed", limit=3)
+    assert burst(rl, "gina", T0 + WINDOW - 1, 0.5, 5) == 3
+    denied = rl.check("gina", now=T0 + WINDOW - 0.25)
+    assert not denied.allowed
+    assert denied.retry_after == pytest.approx(0.25)
+    assert rl.check("gina", now=T0 + WINDOW).allowed
+
+
+@pytest.mark.parametrize("algorithm", ["fixed", "sliding"])
+def test_late_clock_counts_in_the_newest_window(client, algorithm):
+    rl = limiter(client, algorithm, limit=2)
+    assert burst(rl, "hal", T0 + 2 * WINDOW, 0.1, 2) == 2
+    # an app instance whose clock is a window behind must not reset the count
+    assert not rl.check("hal", now=T0 + WINDOW + 1).allowed
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(("fail_open", "allowed"), [(True, True), (False, False)])
+def test_unreachable_server_fails_open_or_closed(fail_open, allowed):
+    dead = valkey_py.Valkey(host="127.0.0.1", port=_closed_port(), socket_connect_timeout=0.2)
+    rl = RateLimiter(
+        dead, prefix="test", limit=5, window_seconds=60, algorithm="sliding", fail_open=fail_open
+    )
+    assert rl.check("ivy").allowed is allowed

@@ -1,0 +1,211 @@
+"""Session store against real Valkey (standalone and cluster) and the sessions table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import socket
+
+import pytest
+import valkey as valkey_py
+
+from lambda_app.caching.invalidation import scan_primaries
+from lambda_app.caching.keys import KeyBuilder
+from lambda_app.caching.sessions import InvalidSessionError, SessionStore, digest, utc_now
+from lambda_app.data.repositories import SessionRepository, UserRepository
+
+pytestmark = pytest.mark.integration
+
+KEYS = KeyBuilder("t")
+
+
+class Clock:
+    """A settable clock for the database-side expiry rules (the cache TTL is real time)."""
+
+    def __init__(self) -> None:
+        self.now = utc_now()
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture(params=["standalone", "cluster"])
+def client(request):
+    return request.getfixturevalue("valkey" if request.param == "standalone" else "cluster_client")
+
+
+@pytest.fixture
+def repo(db):
+    return SessionRepository(lambda: db)
+
+
+@pytest.fixture
+def user_id(db):
+    return UserRepository(lambda: db).create(name="Ada", email="ada@example.com")["id"]
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+def make_store(client, repo, clock):
+    return SessionStore(client, repo, keys=KEYS, clock=clock)
+
+
+def value_key(store, token):
+    return store.cache.key(digest(token))
+
+
+def touch_key(store, token):
+    return KEYS.companion(value_key(store, token), "touch")
+
+
+def test_create_gives_a_256_bit_token_and_stores_only_its_digest(client, repo, clock, user_id):
+    store = make_store(client, repo, clock)
+    token, session = store.create(user_id)
+
+    assert len(token) == 43  # 32 random bytes, base64url
+    assert (session.user_id, session.expires_in) == (user_id, 1800)
+    assert repo.get(token[:43]) is None  # the token itself is stored nowhere...
+    assert repo.get(hashlib.sha256(token.encode()).hexdigest()) is not None  # ...its digest is
+    names = [key for batch in scan_primaries(client, "*", 100) for key in batch]
+    assert names and not any(token in key for key in names)
+
+
+def test_validate_right_after_create_is_a_hit_with_an_exact_30_minute_ttl(
+    client, repo, clock, user_id
+):
+    store = make_store(client, repo, clock)
+    token, _ = store.create(user_id)
+
+    session = store.validate(token)
+
+    assert session.hit and session.user_id == user_id
+    assert 1_799_000 < client.pttl(value_key(store, token)) <= 1_800_000
+
+
+def test_validate_slides_the_expiry(client, repo, clock, user_id):
+    store = make_store(client, repo, clock)
+    token, _ = store.create(user_id)
+    client.pexpire(value_key(store, token), 5_000)  # 25 idle minutes later
+
+    store.validate(token)
+
+    assert client.pttl(value_key(store, token)) > 1_799_000
+
+
+def test_last_active_is_written_back_at_most_once_a_minute(client, repo, clock, user_id):
+    store = make_store(client, repo, clock)
+    token, _ = store.create(user_id)
+    created = repo.get(digest(token))["last_active"]
+
+    first = clock.now = created + dt.timedelta(seconds=5)
+    store.validate(token)
+    for seconds in range(6, 50):  # many requests within the same minute
+        clock.now = created + dt.timedelta(seconds=seconds)
+        store.validate(token)
+    assert repo.get(digest(token))["last_active"] == first  # one write for all of them
+
+    client.delete(touch_key(store, token))  # the minute is over (the marker expired)
+    clock.now = later = created + dt.timedelta(seconds=70)
+    store.validate(token)
+    assert repo.get(digest(token))["last_active"] == later
+
+
+@pytest.mark.parametrize("token", ["", "abc", "x" * 42, "!" * 43, "a" * 44, None, 42])
+def test_malformed_tokens_are_an_invalid_session(valkey, repo, clock, token):
+    store = make_store(valkey, repo, clock)
+    with pytest.raises(InvalidSessionError, match=r"^invalid session$"):
+        store.validate(token)
+
+
+def test_unknown_token_is_an_invalid_session_and_negatively_cached(valkey, repo, clock):
+    store = make_store(valkey, repo, clock)
+    unknown = "A" * 43
+    for _ in range(3):
+        with pytest.raises(InvalidSessionError):
+            store.validate(unknown)
+    assert store.cache.metrics.snapshot()["session"]["loads"] == 1
+
+
+def test_session_idle_past_the_timeout_is_invalid_and_removed(client, repo, clock, user_id):
+    store = make_store(client, repo, clock)
+    token, _ = store.create(user_id)
+    client.delete(value_key(store, token))  # the cache entry expired (30 idle minutes)
+    clock.advance(minutes=32)
+
+    with pytest.raises(InvalidSessionError):
+        store.validate(token)
+    assert repo.get(digest(token)) is None
+
+
+def test_cache_miss_within_the_timeout_reloads_from_the_database(client, repo, clock, user_id):
+    store = make_store(client, repo, clock)
+    token, _ = store.create(user_id)
+    client.delete(value_key(store, token))  # evicted
+    clock.advance(minutes=20)
+
+    session = store.validate(token)
+
+    assert not session.hit and session.user_id == user_id
+    assert repo.get(digest(token))["last_active"] == clock.now  # activity recorded
+    assert store.validate(token).hit
+
+
+def test_delete_logs_out(client, repo, clock, user_id):
+    store = make_store(client, repo, clock)
+    token, _ = store.create(user_id)
+    store.validate(token)
+
+    assert store.delete(token) is True
+    with pytest.raises(InvalidSessionError):
+        store.validate(token)
+    assert store.delete(token) is False
+    assert store.delete("not a token") is False
+
+
+def test_session_deleted_in_the_database_is_noticed_at_the_next_write_back(
+    client, db, repo, clock, user_id
+):
+    """Deleting the user cascades to sessions in the database only; the cached session
+    stops working at the next once-a-minute write-back."""
+    store = make_store(client, repo, clock)
+    token, _ = store.create(user_id)
+    store.validate(token)
+    UserRepository(lambda: db).delete(user_id)
+
+    client.delete(touch_key(store, token))  # a minute later
+    with pytest.raises(InvalidSessionError):
+        store.validate(token)
+    assert client.get(value_key(store, token)) is None
+
+
+def test_session_keys_share_one_slot(cluster_client, repo, clock):
+    store = make_store(cluster_client, repo, clock)
+    token = "B" * 43
+    slots = {
+        cluster_client.keyslot(key)
+        for key in (
+            value_key(store, token),
+            store.cache.lease_key(value_key(store, token)),
+            touch_key(store, token),
+        )
+    }
+    assert len(slots) == 1
+
+
+def test_cache_outage_falls_back_to_the_database(repo, clock, user_id):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead = valkey_py.Valkey(host="127.0.0.1", port=port, socket_connect_timeout=0.2)
+    store = make_store(dead, repo, clock)
+
+    token, _ = store.create(user_id)  # the database write is what counts
+    session = store.validate(token)
+
+    assert session.user_id == user_id and not session.hit
