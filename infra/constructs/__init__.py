@@ -1,0 +1,1 @@
+"""Reusable pieces (cache, database, function, API, monitoring); stacks wire them together."""

@@ -1,0 +1,216 @@
+"""RDS for MySQL 8.4 in isolated subnets, TLS-only, credentials in Secrets Manager.
+
+Why ``require_secure_transport=ON`` in the parameter group: the server itself refuses
+plaintext connections, so TLS cannot be switched off by a client setting. Optional RDS
+Proxy (``mysql.proxy``) pools the functions' short-lived connections in production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from constructs import Construct
+
+from infra.config import MysqlConfig
+from infra.conversions import data_removal, named_log_removal, plain_removal, retention
+from infra.nag import acknowledge
+
+#: RDS Proxy for MySQL always listens on MySQL's standard port.
+PROXY_PORT = 3306
+
+
+@dataclass(frozen=True)
+class DatabaseEndpoint:
+    """What a client needs to connect; rendered into the functions' settings."""
+
+    host: str
+    port: int
+    name: str
+    secret_arn: str
+    via_proxy: bool
+
+
+class MysqlDatabase(Construct):
+    """Exposes ``instance``, ``secret``, ``proxy``, ``security_group``, ``endpoint``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        client_security_group: ec2.ISecurityGroup,
+        config: MysqlConfig,
+        name: str,
+        removal_policy: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        self.instance_identifier = f"{name}-mysql"
+        keep = plain_removal(removal_policy)
+        engine = rds.DatabaseInstanceEngine.mysql(
+            version=rds.MysqlEngineVersion.of(config.engine_version, "8.4")
+        )
+        self.parameter_group = rds.ParameterGroup(
+            self,
+            "ParameterGroup",
+            engine=engine,
+            description=f"{name}: TLS required",
+            parameters={"require_secure_transport": "ON"},
+        )
+        # Generated name: a secret kept after a delete (to open its snapshot) must not
+        # block the next deploy of the same environment.
+        self.secret = rds.DatabaseSecret(self, "Credentials", username=config.master_username)
+        self.secret.apply_removal_policy(keep)
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description=f"MySQL {name}: ingress from the functions (or their proxy) only",
+            allow_all_outbound=False,
+        )
+        # RDS creates these groups itself if they are missing; creating them first (the
+        # instance name is fixed) sets their retention without a log-retention Lambda.
+        self.log_groups = [
+            logs.LogGroup(
+                self,
+                f"Log-{log_type}",
+                log_group_name=f"/aws/rds/instance/{self.instance_identifier}/{log_type}",
+                retention=retention(config.log_retention_days),
+                removal_policy=named_log_removal(removal_policy),
+            )
+            for log_type in config.cloudwatch_logs
+        ]
+        self.instance = rds.DatabaseInstance(
+            self,
+            "Instance",
+            instance_identifier=self.instance_identifier,
+            engine=engine,
+            instance_type=ec2.InstanceType(config.instance_type.removeprefix("db.")),
+            vpc=vpc,
+            vpc_subnets=subnets,
+            security_groups=[self.security_group],
+            publicly_accessible=False,
+            credentials=rds.Credentials.from_secret(self.secret),
+            database_name=config.database_name,
+            port=config.port,
+            parameter_group=self.parameter_group,
+            storage_encrypted=True,
+            storage_type=rds.StorageType.GP3,
+            allocated_storage=config.allocated_storage_gib,
+            max_allocated_storage=config.max_allocated_storage_gib,
+            multi_az=config.multi_az,
+            backup_retention=Duration.days(config.backup_retention_days),
+            delete_automated_backups=removal_policy == "destroy",
+            deletion_protection=config.deletion_protection,
+            removal_policy=data_removal(removal_policy),
+            cloudwatch_logs_exports=list(config.cloudwatch_logs),
+            monitoring_interval=(
+                Duration.seconds(config.monitoring_interval_seconds)
+                if config.monitoring_interval_seconds
+                else None
+            ),
+            auto_minor_version_upgrade=True,
+            copy_tags_to_snapshot=True,
+            ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
+        )
+        for log_group in self.log_groups:
+            self.instance.node.add_dependency(log_group)
+
+        self.proxy: rds.DatabaseProxy | None = None
+        if config.proxy:
+            self.proxy = self._proxy(vpc, subnets, client_security_group, name)
+        else:
+            self.security_group.add_ingress_rule(
+                client_security_group, ec2.Port.tcp(config.port), "MySQL from the functions"
+            )
+        self.endpoint = DatabaseEndpoint(
+            host=self.proxy.endpoint if self.proxy else self.instance.db_instance_endpoint_address,
+            port=PROXY_PORT if self.proxy else config.port,
+            name=config.database_name,
+            secret_arn=self.secret.secret_arn,
+            via_proxy=self.proxy is not None,
+        )
+        self._suppress_findings()
+
+    def grant_connect(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read the credentials secret: the functions log in with the generated user."""
+        return self.secret.grant_read(grantee)
+
+    def _proxy(
+        self,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        client_security_group: ec2.ISecurityGroup,
+        name: str,
+    ) -> rds.DatabaseProxy:
+        proxy_security_group = ec2.SecurityGroup(
+            self,
+            "ProxySecurityGroup",
+            vpc=vpc,
+            description=f"RDS Proxy {name}: ingress from the functions only",
+            allow_all_outbound=False,
+        )
+        proxy_security_group.add_ingress_rule(
+            client_security_group, ec2.Port.tcp(PROXY_PORT), "MySQL from the functions"
+        )
+        proxy_security_group.add_egress_rule(
+            self.security_group, ec2.Port.tcp(self.config.port), "MySQL to the instance"
+        )
+        self.security_group.add_ingress_rule(
+            proxy_security_group, ec2.Port.tcp(self.config.port), "MySQL from the proxy"
+        )
+        return rds.DatabaseProxy(
+            self,
+            "Proxy",
+            db_proxy_name=f"{name}-proxy",
+            proxy_target=rds.ProxyTarget.from_instance(self.instance),
+            secrets=[self.secret],
+            vpc=vpc,
+            vpc_subnets=subnets,
+            security_groups=[proxy_security_group],
+            require_tls=True,
+        )
+
+    def _suppress_findings(self) -> None:
+        acknowledge(
+            self.secret,
+            "AwsSolutions-SMG4",
+            "Rotation is an operator decision (add_rotation_single_user needs a rotation "
+            "Lambda that reaches Secrets Manager and MySQL); the functions re-read the secret "
+            "every 5 minutes, so a rotated password is picked up.",
+        )
+        acknowledge(
+            self.instance,
+            "AwsSolutions-RDS11",
+            "The port comes from config (mysql.port); ingress is limited to the functions' "
+            "security group, which is the control that matters.",
+        )
+        if self.config.monitoring_interval_seconds:
+            acknowledge(
+                self.instance,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonRDSEnhancedMonitoringRole]",
+                "Enhanced Monitoring's AWS-maintained policy only writes the RDSOSMetrics "
+                "log group; CDK attaches it to the monitoring role it creates.",
+            )
+        if not self.config.multi_az:
+            acknowledge(
+                self.instance,
+                "AwsSolutions-RDS3",
+                "Single-AZ by config (mysql.multi_az=false) to keep this environment cheap; "
+                "production sets multi_az=true.",
+            )
+        if not self.config.deletion_protection:
+            acknowledge(
+                self.instance,
+                "AwsSolutions-RDS10",
+                "Deletion protection off by config (mysql.deletion_protection=false) so this "
+                "environment tears down in one step; production sets it.",
+            )

@@ -1,0 +1,122 @@
+"""VPC with isolated data subnets, function subnets, a Secrets Manager endpoint and flow logs.
+
+Why no NAT by default: the functions only talk to the cache, the database and Secrets
+Manager, all reachable inside the VPC (the endpoint), so a NAT gateway would only add cost
+and an egress path nobody needs. ``network.nat_gateways`` adds one per zone if wanted.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import NetworkConfig
+from infra.conversions import plain_removal, retention
+from infra.nag import acknowledge
+
+FUNCTION_SUBNETS = "functions"
+DATA_SUBNETS = "data"
+PUBLIC_SUBNETS = "public"
+HTTPS = 443
+
+
+class Network(Construct):
+    """Exposes ``vpc``, ``function_security_group``, ``function_subnets``, ``data_subnets``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: NetworkConfig,
+        cache_port: int,
+        database_port: int,
+        removal_policy: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        with_nat = config.nat_gateways > 0
+        subnets = [
+            ec2.SubnetConfiguration(
+                name=FUNCTION_SUBNETS,
+                subnet_type=(
+                    ec2.SubnetType.PRIVATE_WITH_EGRESS
+                    if with_nat
+                    else ec2.SubnetType.PRIVATE_ISOLATED
+                ),
+                cidr_mask=22,
+            ),
+            ec2.SubnetConfiguration(
+                name=DATA_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
+            ),
+        ]
+        if with_nat:
+            subnets.insert(
+                0,
+                ec2.SubnetConfiguration(
+                    name=PUBLIC_SUBNETS, subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24
+                ),
+            )
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(config.cidr),
+            availability_zones=list(config.availability_zones),
+            nat_gateways=config.nat_gateways,
+            subnet_configuration=subnets,
+            restrict_default_security_group=True,
+        )
+        acknowledge(
+            self.vpc,
+            "CloudFormation-Validate::W3010",
+            "Zones are explicit config (network.availability_zones) so synth needs no AWS "
+            "lookup and the template is the same everywhere.",
+        )
+        self.function_subnets = ec2.SubnetSelection(subnet_group_name=FUNCTION_SUBNETS)
+        self.data_subnets = ec2.SubnetSelection(subnet_group_name=DATA_SUBNETS)
+
+        self.flow_log_group = logs.LogGroup(
+            self,
+            "FlowLogs",
+            retention=retention(config.flow_log_retention_days),
+            removal_policy=plain_removal(removal_policy),
+        )
+        self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+
+        self.function_security_group = ec2.SecurityGroup(
+            self,
+            "FunctionSecurityGroup",
+            vpc=self.vpc,
+            description="Lambda functions: egress only to the cache, the database and endpoints",
+            allow_all_outbound=False,
+        )
+        inside_vpc = ec2.Peer.ipv4(self.vpc.vpc_cidr_block)
+        for port, purpose in (
+            (cache_port, "Valkey (TLS)"),
+            (database_port, "MySQL (TLS)"),
+            (HTTPS, "VPC endpoints (HTTPS)"),
+        ):
+            self.function_security_group.add_egress_rule(inside_vpc, ec2.Port.tcp(port), purpose)
+
+        self.endpoint_security_group = ec2.SecurityGroup(
+            self,
+            "EndpointSecurityGroup",
+            vpc=self.vpc,
+            description="Interface VPC endpoints: HTTPS from the functions only",
+            allow_all_outbound=False,
+        )
+        self.endpoint_security_group.add_ingress_rule(
+            self.function_security_group, ec2.Port.tcp(HTTPS), "HTTPS from the functions"
+        )
+        self.secrets_manager_endpoint = self.vpc.add_interface_endpoint(
+            "SecretsManagerEndpoint",
+            service=ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+            subnets=self.function_subnets,
+            security_groups=[self.endpoint_security_group],
+            private_dns_enabled=True,
+            open=False,
+        )

@@ -1,0 +1,1 @@
+"""Deploy units: network, data (stateful), api, monitoring."""

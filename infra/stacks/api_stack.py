@@ -1,0 +1,135 @@
+"""API: the three functions, the HTTP API, the warmer schedule and the deploy-time migration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from constructs import Construct
+
+from infra.bundling import lambda_code
+from infra.config import AppConfig
+from infra.constructs.app_function import AppFunction
+from infra.constructs.http_api import HttpApiEndpoint
+from infra.constructs.migration import MigrationRunner
+from infra.constructs.mysql_database import MysqlDatabase
+from infra.constructs.network import Network
+from infra.constructs.valkey_cache import ValkeyCache
+from infra.function_settings import function_environment
+from infra.stacks.base import ConfiguredStack
+
+HANDLERS = {
+    "api": "lambda_app.handlers.api.handler",
+    "warmer": "lambda_app.handlers.warmer.handler",
+    "migrate": "lambda_app.handlers.migrate.handler",
+}
+
+
+class ApiStack(ConfiguredStack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AppConfig,
+        network: Network,
+        cache: ValkeyCache,
+        database: MysqlDatabase,
+        project_root: Path,
+        bundle: bool,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            config=config,
+            description=f"{config.prefix}: Lambda functions, HTTP API, warmer, migrations",
+            **kwargs,
+        )
+        functions = config.functions
+        self.code = lambda_code(
+            project_root,
+            bundle=bundle,
+            ca_bundle_url=None if database.endpoint.via_proxy else config.mysql.ca_bundle_url,
+        )
+        environment = function_environment(
+            config=config, cache=cache.endpoint, database=database.endpoint
+        )
+
+        def make(name: str, description: str, timeout: int, concurrency: int | None) -> AppFunction:
+            return AppFunction(
+                self,
+                f"{name.capitalize()}Function",
+                code=self.code.code,
+                handler=HANDLERS[name],
+                description=f"{config.prefix} {description}",
+                vpc=network.vpc,
+                subnets=network.function_subnets,
+                security_group=network.function_security_group,
+                environment=environment,
+                memory_mb=functions.memory_mb,
+                timeout=Duration.seconds(timeout),
+                reserved_concurrency=concurrency,
+                log_retention_days=functions.log_retention_days,
+                tracing=functions.tracing,
+            )
+
+        self.api_function = make(
+            "api",
+            "HTTP API handler",
+            functions.api_timeout_seconds,
+            functions.api_reserved_concurrency,
+        )
+        self.warmer_function = make(
+            "warmer",
+            "cache warmer (scheduled)",
+            functions.warmer_timeout_seconds,
+            functions.warmer_reserved_concurrency,
+        )
+        self.migrate_function = make(
+            "migrate",
+            "schema migrations (on deploy)",
+            functions.migrate_timeout_seconds,
+            functions.migrate_reserved_concurrency,
+        )
+        for reader in (self.api_function, self.warmer_function):
+            cache.grant_connect(reader.function)
+            database.grant_connect(reader.function)
+        database.grant_connect(self.migrate_function.function)
+
+        self.http_api = HttpApiEndpoint(
+            self,
+            "HttpApi",
+            handler=self.api_function.function,
+            config=config.api,
+            name=config.prefix,
+        )
+        # New code or a new database instance (new endpoint) runs the migrations again.
+        self.migration = MigrationRunner(
+            self,
+            "Migration",
+            migrate_function=self.migrate_function.function,
+            triggers={"CodeVersion": self.code.version, "DatabaseHost": database.endpoint.host},
+            log_retention_days=functions.log_retention_days,
+        )
+        self.warmer_rule = events.Rule(
+            self,
+            "WarmerSchedule",
+            description=f"Runs the {config.prefix} cache warmer",
+            schedule=events.Schedule.rate(Duration.minutes(functions.warmer_rate_minutes)),
+            targets=[targets.LambdaFunction(self.warmer_function.function, retry_attempts=0)],
+        )
+        # The first warm-up should find the schema in place.
+        self.warmer_rule.node.add_dependency(self.migration.resource)
+        CfnOutput(self, "ApiUrl", value=self.http_api.url, description="HTTP API base URL")
+
+    @property
+    def functions(self) -> dict[str, AppFunction]:
+        return {
+            "api": self.api_function,
+            "warmer": self.warmer_function,
+            "migrate": self.migrate_function,
+        }

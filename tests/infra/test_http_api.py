@@ -1,0 +1,64 @@
+"""HttpApiEndpoint construct: default route to the function, throttling, JSON access logs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Match, Template
+
+from infra.constructs.http_api import ACCESS_LOG_FORMAT, HttpApiEndpoint
+
+from .conftest import ConstructStack
+
+pytestmark = pytest.mark.infra
+
+
+@pytest.fixture
+def template(construct_stack: Callable[..., ConstructStack]) -> Template:
+    built = construct_stack()
+    handler = lambda_.Function(
+        built.stack,
+        "Handler",
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): return {}"),
+    )
+    HttpApiEndpoint(built.stack, "HttpApi", handler=handler, config=built.config.api, name="t")
+    return built.template()
+
+
+def test_http_api_routes_everything_to_the_function(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Api", {"ProtocolType": "HTTP", "Name": "t"}
+    )
+    template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": "$default"})
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Integration",
+        {"IntegrationType": "AWS_PROXY", "PayloadFormatVersion": "2.0"},
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {"Action": "lambda:InvokeFunction", "Principal": "apigateway.amazonaws.com"},
+    )
+
+
+def test_stage_is_throttled_and_logs_json_access_lines(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "StageName": "$default",
+            "AutoDeploy": True,
+            "DefaultRouteSettings": {"ThrottlingRateLimit": 20, "ThrottlingBurstLimit": 40},
+            "AccessLogSettings": {
+                "DestinationArn": {
+                    "Fn::GetAtt": [Match.string_like_regexp("HttpApiAccessLogs"), "Arn"]
+                },
+                "Format": ACCESS_LOG_FORMAT,
+            },
+        },
+    )
+    assert json.loads(ACCESS_LOG_FORMAT)["requestId"] == "$context.requestId"
+    template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 7})

@@ -1,0 +1,190 @@
+"""MysqlDatabase construct: MySQL 8.4, TLS-only, encrypted, generated secret, optional proxy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from infra.constructs.mysql_database import MysqlDatabase
+
+from .conftest import ConstructStack, config_for
+
+pytestmark = pytest.mark.infra
+
+
+def build_database(
+    make: Callable[..., ConstructStack], env: str = "dev", **overrides: str
+) -> tuple[MysqlDatabase, Template]:
+    built = make(config_for(env, **overrides))
+    database = MysqlDatabase(
+        built.stack,
+        "Database",
+        vpc=built.network.vpc,
+        subnets=built.network.data_subnets,
+        client_security_group=built.network.function_security_group,
+        config=built.config.mysql,
+        name=built.config.prefix,
+        removal_policy=built.config.removal_policy,
+    )
+    return database, built.template()
+
+
+@pytest.fixture
+def dev_database(
+    construct_stack: Callable[..., ConstructStack],
+) -> tuple[MysqlDatabase, Template]:
+    """Dev with the proxy switched off: the direct-connection branch (and its CA bundle)."""
+    return build_database(construct_stack, "dev", **{"mysql.proxy": "false"})
+
+
+@pytest.fixture
+def prod_database(
+    construct_stack: Callable[..., ConstructStack],
+) -> tuple[MysqlDatabase, Template]:
+    return build_database(construct_stack, "prod")
+
+
+def test_instance_is_mysql_84_encrypted_private_and_uses_the_secret(
+    dev_database: tuple[MysqlDatabase, Template],
+) -> None:
+    _, template = dev_database
+    template.has_resource_properties(
+        "AWS::RDS::DBInstance",
+        {
+            "Engine": "mysql",
+            "EngineVersion": Match.string_like_regexp(r"^8\.4\.\d+$"),
+            "DBInstanceClass": "db.t4g.micro",
+            "StorageEncrypted": True,
+            "PubliclyAccessible": False,
+            "DBName": "app",
+            "CACertificateIdentifier": "rds-ca-rsa2048-g1",
+            "MasterUserPassword": {
+                "Fn::Join": [
+                    "",
+                    Match.array_with(
+                        [
+                            "{{resolve:secretsmanager:",
+                            {"Ref": Match.string_like_regexp("Credentials")},
+                        ]
+                    ),
+                ]
+            },
+            "EnableCloudwatchLogsExports": ["error", "slowquery"],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {"GenerateSecretString": Match.object_like({"GenerateStringKey": "password"})},
+    )
+
+
+def test_parameter_group_requires_tls(dev_database: tuple[MysqlDatabase, Template]) -> None:
+    _, template = dev_database
+    template.has_resource_properties(
+        "AWS::RDS::DBParameterGroup",
+        {"Family": "mysql8.4", "Parameters": {"require_secure_transport": "ON"}},
+    )
+
+
+def test_instance_lives_in_the_isolated_data_subnets(
+    dev_database: tuple[MysqlDatabase, Template],
+) -> None:
+    _, template = dev_database
+    template.has_resource_properties(
+        "AWS::RDS::DBSubnetGroup",
+        {"SubnetIds": [{"Ref": Match.string_like_regexp("Vpcdata")}] * 2},
+    )
+
+
+def test_dev_tears_down_easily(dev_database: tuple[MysqlDatabase, Template]) -> None:
+    _, template = dev_database
+    template.has_resource(
+        "AWS::RDS::DBInstance",
+        {
+            "Properties": Match.object_like(
+                {"DeletionProtection": False, "DeleteAutomatedBackups": True, "MultiAZ": False}
+            ),
+            "DeletionPolicy": "Delete",
+        },
+    )
+    template.resource_count_is("AWS::RDS::DBProxy", 0)
+
+
+def test_dev_functions_connect_directly_on_the_db_port(
+    dev_database: tuple[MysqlDatabase, Template],
+) -> None:
+    database, template = dev_database
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
+        {
+            "FromPort": 3306,
+            "GroupId": {
+                "Fn::GetAtt": [Match.string_like_regexp("DatabaseSecurityGroup"), "GroupId"]
+            },
+            "SourceSecurityGroupId": {
+                "Fn::GetAtt": [Match.string_like_regexp("NetworkFunctionSecurityGroup"), "GroupId"]
+            },
+        },
+    )
+    assert database.endpoint.via_proxy is False
+
+
+def test_prod_is_protected_multi_az_and_snapshotted(
+    prod_database: tuple[MysqlDatabase, Template],
+) -> None:
+    _, template = prod_database
+    template.has_resource(
+        "AWS::RDS::DBInstance",
+        {
+            "Properties": Match.object_like(
+                {
+                    "DeletionProtection": True,
+                    "MultiAZ": True,
+                    "BackupRetentionPeriod": 14,
+                    "DBInstanceClass": "db.r7g.large",
+                    "MonitoringInterval": 60,
+                }
+            ),
+            "DeletionPolicy": "Snapshot",
+            "UpdateReplacePolicy": "Snapshot",
+        },
+    )
+
+
+def test_prod_proxy_requires_tls_and_admits_only_the_functions(
+    prod_database: tuple[MysqlDatabase, Template],
+) -> None:
+    database, template = prod_database
+    template.has_resource_properties(
+        "AWS::RDS::DBProxy",
+        {"EngineFamily": "MYSQL", "RequireTLS": True, "DBProxyName": "valkey-caching-prod-proxy"},
+    )
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
+        {
+            "FromPort": 3306,
+            "GroupId": {
+                "Fn::GetAtt": [Match.string_like_regexp("DatabaseProxySecurityGroup"), "GroupId"]
+            },
+            "SourceSecurityGroupId": {
+                "Fn::GetAtt": [Match.string_like_regexp("NetworkFunctionSecurityGroup"), "GroupId"]
+            },
+        },
+    )
+    # The instance itself admits only the proxy.
+    instance_rules = template.find_resources(
+        "AWS::EC2::SecurityGroupIngress",
+        {
+            "Properties": {
+                "GroupId": {
+                    "Fn::GetAtt": [Match.string_like_regexp("^DatabaseSecurityGroup"), "GroupId"]
+                }
+            }
+        },
+    )
+    sources = {str(rule["Properties"]["SourceSecurityGroupId"]) for rule in instance_rules.values()}
+    assert sources and all("ProxySecurityGroup" in source for source in sources)
+    assert database.endpoint.via_proxy is True
+    assert database.endpoint.port == 3306

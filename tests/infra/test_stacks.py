@@ -1,0 +1,201 @@
+"""The four stacks of each environment, wired the way app.py wires them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from infra.constructs.migration import RESOURCE_TYPE
+
+from .conftest import Synthesized
+
+pytestmark = pytest.mark.infra
+
+
+def stack_artifacts(synthesized: Synthesized) -> dict[str, Any]:
+    manifest = json.loads((synthesized.outdir / "manifest.json").read_text())
+    return {
+        name: artifact
+        for name, artifact in manifest["artifacts"].items()
+        if artifact["type"] == "aws:cloudformation:stack"
+    }
+
+
+def function_environment(synthesized: Synthesized, handler: str) -> dict[str, Any]:
+    functions = synthesized.template("Api").find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": handler}}
+    )
+    (function,) = functions.values()
+    return dict(function["Properties"]["Environment"]["Variables"])
+
+
+def test_stack_names_order_and_termination_protection(dev: Synthesized, prod: Synthesized) -> None:
+    for synthesized, protected in ((dev, False), (prod, True)):
+        artifacts = stack_artifacts(synthesized)
+        env = synthesized.config.env_name
+        assert {a["properties"]["stackName"] for a in artifacts.values()} == {
+            f"valkey-caching-{env}-{part}" for part in ("network", "data", "api", "monitoring")
+        }
+        assert "Network" in artifacts["Data"]["dependencies"]
+        assert {"Network", "Data"} <= set(artifacts["Api"]["dependencies"])
+        assert artifacts["Data"]["properties"].get("terminationProtection", False) is protected
+        assert artifacts["Api"]["properties"].get("terminationProtection", False) is False
+        assert artifacts["Data"]["environment"] == "aws://unknown-account/us-east-1"
+
+
+def test_outputs_name_what_a_user_needs(synthesized: Synthesized) -> None:
+    outputs = {
+        stack_id: set(synthesized.templates[stack_id].get("Outputs", {}))
+        for stack_id in ("Data", "Api", "Monitoring")
+    }
+    assert {"CacheEndpoint", "CachePort", "DatabaseEndpoint", "DatabaseSecretArn"} <= outputs[
+        "Data"
+    ]
+    assert "ApiUrl" in outputs["Api"]
+    assert "DashboardName" in outputs["Monitoring"]
+    synthesized.template("Monitoring").has_output(
+        "DashboardName", {"Value": synthesized.config.prefix}
+    )
+
+
+def test_stateful_resources_snapshot_in_prod_and_go_away_in_dev(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    for synthesized, policy in ((dev, "Delete"), (prod, "Snapshot")):
+        template = synthesized.template("Data")
+        template.has_resource(
+            "AWS::ElastiCache::ReplicationGroup",
+            {"DeletionPolicy": policy, "UpdateReplacePolicy": policy},
+        )
+        template.has_resource("AWS::RDS::DBInstance", {"DeletionPolicy": policy})
+
+
+def test_functions_get_the_settings_contract(dev: Synthesized, prod: Synthesized) -> None:
+    for synthesized in (dev, prod):
+        environment = function_environment(synthesized, "lambda_app.handlers.api.handler")
+        assert environment["VALKEY_AUTH"] == "iam"
+        assert environment["VALKEY_TLS"] == "true"
+        assert environment["VALKEY_CLUSTER"] == "false"
+        assert environment["VALKEY_USERNAME"] == f"{synthesized.config.prefix}-app"
+        assert environment["VALKEY_REPLICATION_GROUP_ID"] == synthesized.config.prefix
+        assert environment["DB_TLS"] == "true"
+        assert environment["CACHE_MAXMEMORY_POLICY"] == "allkeys-lfu"
+        assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "ValkeyCaching"
+        for name in ("VALKEY_HOST", "DB_HOST", "DB_SECRET_ARN"):
+            assert "Fn::GetStackOutput" in environment[name]  # resolved from the data stack
+        # Through RDS Proxy (both envs by default): public roots, no CA bundle needed.
+        assert "DB_CA_FILE" not in environment
+
+
+def test_three_functions_share_one_code_asset(synthesized: Synthesized) -> None:
+    functions = synthesized.template("Api").find_resources("AWS::Lambda::Function")
+    ours = {
+        f["Properties"]["Handler"]: f["Properties"]["Code"]["S3Key"]
+        for f in functions.values()
+        if f["Properties"].get("Handler", "").startswith("lambda_app.")
+    }
+    assert set(ours) == {
+        "lambda_app.handlers.api.handler",
+        "lambda_app.handlers.warmer.handler",
+        "lambda_app.handlers.migrate.handler",
+    }
+    assert len(set(ours.values())) == 1
+
+
+def test_api_and_warmer_may_connect_to_the_cache_and_read_the_db_secret(
+    synthesized: Synthesized,
+) -> None:
+    template = synthesized.template("Api")
+    prefix = synthesized.config.prefix
+    for role in ("ApiFunctionRole", "WarmerFunctionRole"):
+        template.has_resource_properties(
+            "AWS::IAM::Policy",
+            {
+                "Roles": [{"Ref": Match.string_like_regexp(role)}],
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Action": "elasticache:Connect",
+                                    "Resource": [
+                                        {
+                                            "Fn::Join": [
+                                                "",
+                                                Match.array_with([f":replicationgroup:{prefix}"]),
+                                            ]
+                                        },
+                                        {
+                                            "Fn::Join": [
+                                                "",
+                                                Match.array_with([f":user:{prefix}-app"]),
+                                            ]
+                                        },
+                                    ],
+                                }
+                            ),
+                            Match.object_like(
+                                {
+                                    "Action": [
+                                        "secretsmanager:DescribeSecret",
+                                        "secretsmanager:GetSecretValue",
+                                    ],
+                                    "Resource": Match.object_like(
+                                        {"Fn::GetStackOutput": Match.any_value()}
+                                    ),
+                                }
+                            ),
+                        ]
+                    )
+                },
+            },
+        )
+
+
+def test_migrate_function_reads_the_db_secret_but_has_no_cache_access(
+    synthesized: Synthesized,
+) -> None:
+    policies = synthesized.template("Api").find_resources(
+        "AWS::IAM::Policy",
+        {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("MigrateFunctionRole")}]}},
+    )
+    (policy,) = policies.values()
+    actions = json.dumps(policy["Properties"]["PolicyDocument"])
+    assert "secretsmanager:GetSecretValue" in actions
+    assert "elasticache:Connect" not in actions
+
+
+def test_warmer_runs_on_the_configured_schedule(dev: Synthesized, prod: Synthesized) -> None:
+    for synthesized, minutes in ((dev, 10), (prod, 5)):
+        synthesized.template("Api").has_resource_properties(
+            "AWS::Events::Rule",
+            {
+                "ScheduleExpression": f"rate({minutes} minutes)",
+                "State": "ENABLED",
+                "Targets": [
+                    Match.object_like(
+                        {"Arn": {"Fn::GetAtt": [Match.string_like_regexp("WarmerFunction"), "Arn"]}}
+                    )
+                ],
+            },
+        )
+
+
+def test_migration_runs_on_deploy_when_the_code_or_the_database_changes(
+    synthesized: Synthesized,
+) -> None:
+    template = synthesized.template("Api")
+    template.has_resource_properties(
+        RESOURCE_TYPE,
+        {
+            "CodeVersion": synthesized.deployment.api.code.version,
+            "DatabaseHost": {"Fn::GetStackOutput": Match.any_value()},
+        },
+    )
+    template.has_resource(
+        "AWS::Events::Rule",
+        {"DependsOn": Match.array_with([Match.string_like_regexp("^Migration")])},
+    )
