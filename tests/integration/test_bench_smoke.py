@@ -1,0 +1,77 @@
+"""``python -m bench`` end to end, quick and small, against the fixture servers.
+
+Runs the real command line in a child process (as ``make bench`` does) on the seeded,
+read-only database, so the figures themselves are not checked (benchmarks print, tests
+assert behaviour): only that the run completes, writes its page and plots, merges runs,
+leaves no keys behind, and reports bad input as one clear line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scripts import servers
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bench(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False,
+    )
+
+
+@pytest.fixture
+def bench_env(valkey_server, seeded_mysql):
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("VALKEY_", "DB_"))}
+    env.update(servers.env_for(valkey_server, seeded_mysql))
+    return env
+
+
+def test_quick_run_writes_results_and_merges_later_runs(bench_env, valkey, tmp_path):
+    first = bench("--quick", "--only", "memory", "--out", str(tmp_path), env=bench_env)
+    assert first.returncode == 0, first.stderr
+    assert "bench [1/1] memory: " in first.stdout
+
+    second = bench("--quick", "--only", "rate_limit", "--out", str(tmp_path), env=bench_env)
+    assert second.returncode == 0, second.stderr
+
+    page = (tmp_path / "RESULTS.md").read_text()
+    assert "## Memory per product: hash vs JSON string vs one key per field (quick run)" in page
+    assert "## Rate limiter across a window boundary: fixed vs sliding (quick run)" in page
+    assert "| fixed | burst of 400 over the 2 s around a boundary | 400 | 200 |" in page
+    assert "- valkey-server: 8." in page
+    for name in ("memory.png", "rate_limit.png"):
+        png = (tmp_path / name).read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) < 150_000
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert [s["name"] for s in saved["sections"]] == ["memory", "rate_limit"]
+    assert valkey.keys("bench:*") == []  # the app's server is left as it was
+
+
+def test_unknown_benchmark_is_one_clear_line(bench_env, tmp_path):
+    result = bench("--only", "nope", "--out", str(tmp_path), env=bench_env)
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "bench: unknown benchmark 'nope': expected one of read_latency, warming, stampede, "
+        "eviction, memory, rate_limit, cold_start, bundle"
+    )
+
+
+def test_bad_settings_are_one_clear_line(bench_env, tmp_path):
+    env = {key: value for key, value in bench_env.items() if key != "VALKEY_URL"}
+    env["VALKEY_PORT"] = "not-a-port"
+    result = bench("--quick", "--only", "memory", "--out", str(tmp_path), env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("bench: VALKEY_PORT: expected")
+    assert "Traceback" not in result.stderr
