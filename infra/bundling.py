@@ -141,11 +141,20 @@ RUNTIME_PROVIDED = {
 }
 
 
+#: Files Lambda never reads: Swagger UI's assets (``/docs`` is served only locally).
+UNUSED_IN_LAMBDA = (
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui.min.css",
+)
+
+
 def _drop_runtime_provided(out: Path) -> None:
     for module, distribution in RUNTIME_PROVIDED.items():
         shutil.rmtree(out / module, ignore_errors=True)
         for meta in out.glob(f"{distribution}-*.dist-info"):
             shutil.rmtree(meta, ignore_errors=True)
+    for relative in UNUSED_IN_LAMBDA:
+        (out / relative).unlink(missing_ok=True)
 
 
 def _precompile(out: Path) -> None:

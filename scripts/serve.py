@@ -127,6 +127,13 @@ def make_request_handler(handler: Handler) -> type[BaseHTTPRequestHandler]:
     class LambdaProxy(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "lambda-local"
+        # Headers and body leave in two writes; with Nagle on, each keep-alive response
+        # waits ~40 ms for the client's delayed ACK.
+        disable_nagle_algorithm = True
+        # http.server's own refusals (bad request line, URI too long, unknown method)
+        # answer in the API's error shape instead of HTML.
+        error_content_type = "application/json"
+        error_message_format = '{"error": "http_%(code)d", "message": "%(message)s"}'
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

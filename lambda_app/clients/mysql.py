@@ -112,6 +112,15 @@ class Database:
                 self.close()
         self._local.conn = connect(self.settings)
 
+    def ping_if_connected(self) -> None:
+        """``ensure_alive`` only when this thread already holds a connection.
+
+        A request that may be served from the cache should not wait out a connect
+        timeout during a database outage just to check a connection it may not need.
+        """
+        if getattr(self._local, "conn", None) is not None:
+            self.ensure_alive()
+
     def close(self) -> None:
         conn: Connection[Any] | None = getattr(self._local, "conn", None)
         self._local.conn = None

@@ -1,0 +1,169 @@
+"""The resolver: routes, middlewares, error mapping, OpenAPI; and ``handle`` around it.
+
+``handle`` is what the Lambda handler calls (one invocation at a time: the resolver keeps
+the current event in process-wide state). It adds the per-invocation headers, records
+request metrics, and turns anything that still escapes into a JSON 500.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+
+from lambda_app.api import middlewares
+from lambda_app.api.errors import register_error_handlers
+from lambda_app.api.routes import cache, health, products, sessions, stats, users
+from lambda_app.observability import (
+    NAMESPACE,
+    SERVICE,
+    MetricUnit,
+    in_lambda,
+    logger,
+    metrics,
+    metrics_enabled,
+)
+
+TITLE = "Valkey caching reference API"
+VERSION = "1.0.0"
+DESCRIPTION = (
+    "Caching patterns over ElastiCache for Valkey and RDS MySQL: cache-aside with "
+    "negative caching, write-through, sessions with sliding TTL, rate limiting, cached "
+    "queries and aggregates, warming and invalidation. Errors are "
+    '`{"error": "<code>", "message": "..."}`.'
+)
+
+# Validation is placed by hand in middlewares.MIDDLEWARES (after the cheap refusals).
+app = APIGatewayHttpResolver(enable_validation=False, debug=False)
+app.use(middlewares.MIDDLEWARES)
+register_error_handlers(app)
+for _module in (health, products, users, sessions, stats, cache):
+    app.include_router(_module.router)
+
+
+@functools.cache
+def openapi_json() -> str:
+    """The document, generated once per process from the routes."""
+    return app.get_openapi_json_schema(title=TITLE, version=VERSION, description=DESCRIPTION)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
+                    body=openapi_json())
+
+
+@functools.cache
+def swagger_page() -> str:
+    """Swagger UI over the same document as ``/openapi.json``, built on first request.
+
+    Powertools' ``enable_swagger`` would import its OpenAPI object models at start-up
+    (tens of ms of cold start) for a page only a developer opens.
+    """
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+
+    assets = Path(swagger_ui.__file__).parent
+    return swagger_ui.generate_swagger_html(
+        openapi_json().replace("</", "<\\/"),  # the spec sits inside a <script> element
+        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        swagger_base_url="",
+        oauth2_config=None,
+    )
+
+
+if not in_lambda():
+    # Swagger UI inlines a 1.5 MB bundle: useful on a laptop, not worth it in Lambda.
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response[str]:
+        return Response(status_code=200, content_type="text/html", body=swagger_page())
+
+
+def _is_http_event(event: Any) -> bool:
+    return (
+        isinstance(event, Mapping)
+        and isinstance(event.get("requestContext"), Mapping)
+        and isinstance(event["requestContext"].get("http"), Mapping)
+    )
+
+
+def _fallback(status: int, code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"error": code, "message": message, **extra}),
+        "isBase64Encoded": False,
+    }
+
+
+def handle(event: Any, context: Any) -> dict[str, Any]:
+    """Resolve one HTTP API v2 event; never raises."""
+    if not _is_http_event(event):
+        return _fallback(400, "bad_event", "expected an API Gateway HTTP API (v2) event")
+    extra = middlewares.begin_headers()
+    correlation_id = logger.get_correlation_id()
+    if correlation_id:
+        extra["X-Correlation-Id"] = str(correlation_id)
+    try:
+        revive_database()
+        result = app.resolve(event, context)
+    except Exception:
+        logger.exception("request failed outside the resolver's handlers")
+        result = _fallback(
+            500,
+            "internal_error",
+            "internal error; quote the correlation id when reporting it",
+            correlation_id=correlation_id,
+        )
+    headers = result.setdefault("headers", {})
+    for name, value in extra.items():
+        headers.setdefault(name, value)
+    record_metrics(int(result.get("statusCode", 500)), headers)
+    publish_cache_metrics()
+    return result
+
+
+def revive_database() -> None:
+    """Ping this thread's MySQL connection if it has one (reconnecting if the server
+    dropped it while the environment was frozen); never connects, never fails.
+
+    Connecting eagerly here would make every cache hit wait for a connect timeout during
+    a database outage; a request that needs the database connects on its own, and fails
+    with a 503 if it cannot.
+    """
+    from lambda_app.clients.errors import DatabaseUnavailable
+    from lambda_app.clients.mysql import get_db
+    from lambda_app.settings import get_settings
+
+    try:
+        get_db(get_settings()).ping_if_connected()
+    except DatabaseUnavailable as exc:
+        logger.warning("database ping failed: %s", exc)
+
+
+def publish_cache_metrics() -> None:
+    """The caching library's per-data-class counters as EMF, when metrics are on."""
+    if not metrics_enabled():
+        return
+    try:
+        from lambda_app.services import get_services
+
+        get_services().cache.metrics.publish_emf(namespace=NAMESPACE, service=SERVICE)
+    except Exception:  # metrics must never break an answer already built
+        logger.exception("publishing cache metrics failed")
+
+
+def record_metrics(status: int, headers: Mapping[str, str]) -> None:
+    """One EMF count per answer class, per cache outcome and per refusal."""
+    if not metrics_enabled():
+        return
+    metrics.add_metric(name=f"Http{status // 100}xx", unit=MetricUnit.Count, value=1)
+    outcome = headers.get("X-Cache")
+    if outcome:
+        metrics.add_metric(name=f"Cache{outcome.title()}", unit=MetricUnit.Count, value=1)
+    if status == 429:
+        metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)

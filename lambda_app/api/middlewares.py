@@ -1,0 +1,147 @@
+"""What every request goes through before its route, in this order.
+
+1. :func:`rate_limit` - per caller (``X-Api-Key``, else source IP), every route but
+   ``/health``; the ``RateLimit-*`` headers go on every limited answer, errors included.
+2. :func:`check_body` - 64 KB cap (413), JSON only (415), well-formed UTF-8 JSON (400),
+   before anything parses it.
+3. Powertools' OpenAPI request validation, then response validation (around the route).
+
+Powertools' ``enable_validation=True`` would put validation *first*, so an oversized or
+rate-limited request would be parsed and validated before being refused; the app turns
+it off and adds the same two validation middlewares here, after the cheap refusals.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+    OpenAPIResponseValidationMiddleware,
+)
+
+from lambda_app.api.errors import ApiError
+from lambda_app.services.errors import RateLimited
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
+MAX_BODY_BYTES = 64 * 1024
+UNLIMITED_PATHS = frozenset({"/health"})
+
+#: Headers that belong on this invocation's answer whatever produces it (a route, an
+#: exception handler): the handler adds them after the resolver has built the response.
+_extra_headers: ContextVar[dict[str, str] | None] = ContextVar("extra_headers", default=None)
+
+
+def begin_headers() -> dict[str, str]:
+    """Start a fresh header set for one invocation."""
+    headers: dict[str, str] = {}
+    _extra_headers.set(headers)
+    return headers
+
+
+def add_headers(**headers: str) -> None:
+    current = _extra_headers.get()
+    if current is not None:
+        current.update(headers)
+
+
+def caller_id(app: APIGatewayHttpResolver) -> str:
+    """Who is counted: a hash of ``X-Api-Key`` (never stored in clear), else the source IP."""
+    event = app.current_event
+    key = (event.headers or {}).get("x-api-key", "")
+    if key:
+        return "key:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return "ip:" + (event.request_context.http.source_ip or "unknown")
+
+
+def rate_limit(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    if app.current_event.path in UNLIMITED_PATHS:
+        return next_middleware(app)
+    from lambda_app.api.deps import rate_limiter
+
+    decision = rate_limiter().check(caller_id(app))
+    add_headers(**{
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(max(0, math.ceil(decision.reset))),
+    })
+    if not decision.allowed:
+        raise RateLimited(decision)
+    return next_middleware(app)
+
+
+def _content_type(app: APIGatewayHttpResolver) -> str:
+    value = (app.current_event.headers or {}).get("content-type", "")
+    return value.split(";", 1)[0].strip().lower()
+
+
+def _lowercase_media_type(app: APIGatewayHttpResolver) -> None:
+    """Media types are case-insensitive; Powertools' body parser compares them as is."""
+    headers = app.current_event.raw_event.get("headers") or {}
+    for name, value in headers.items():
+        if name.lower() == "content-type" and not value.startswith("application/json"):
+            headers[name] = value.strip().lower()
+
+
+def _raw_body(app: APIGatewayHttpResolver) -> bytes:
+    event = app.current_event
+    body = event.body or ""
+    if not event.is_base64_encoded:
+        return body.encode("utf-8", "surrogatepass")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "malformed_body", "request body is not valid base64") from None
+
+
+def _takes_body(app: APIGatewayHttpResolver) -> bool:
+    route = app.context.get("_route")
+    return bool(route is not None and route.dependant.body_params)
+
+
+def check_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    raw = _raw_body(app)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(
+            413,
+            "payload_too_large",
+            f"request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}",
+        )
+    if not _takes_body(app):
+        return next_middleware(app)
+    # Checked even without a body: Powertools would try to parse e.g. multipart anyway.
+    if _content_type(app) not in ("", "application/json"):
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    _lowercase_media_type(app)
+    try:
+        text = raw.decode("utf-8")
+        if text:
+            json.loads(text)  # deep nesting (RecursionError) and 5,000-digit ints included
+    except (ValueError, RecursionError) as exc:
+        where = f" at position {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ApiError(400, "malformed_json", f"request body is not valid JSON{where}") from None
+    return next_middleware(app)
+
+
+#: Powertools' own validation, placed after the cheap refusals above. A route returning
+#: something its annotation does not allow is a bug: ResponseValidationError -> 500.
+validate_request = OpenAPIRequestValidationMiddleware()  # type: ignore[no-untyped-call]
+validate_response = OpenAPIResponseValidationMiddleware(has_response_validation_error=True)
+
+MIDDLEWARES: list[Callable[..., Response[Any]]] = [
+    rate_limit,
+    check_body,
+    validate_request,
+    validate_response,
+]

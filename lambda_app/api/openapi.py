@@ -1,0 +1,82 @@
+"""OpenAPI response declarations shared by the routes.
+
+Powertools documents a route's success response from its return annotation; the error
+answers, ``X-Cache`` and the ``RateLimit-*`` headers are declared here once so the
+generated document describes what the API really sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.openapi.types import (
+    OpenAPIResponse,
+    OpenAPIResponseHeader,
+)
+
+from lambda_app.api.models import ErrorBody
+
+_INT = {"type": "integer"}
+
+RATE_LIMIT_HEADERS: dict[str, OpenAPIResponseHeader] = {
+    "RateLimit-Limit": {"description": "requests allowed per window", "schema": _INT},
+    "RateLimit-Remaining": {"description": "requests left in this window", "schema": _INT},
+    "RateLimit-Reset": {"description": "seconds until the window resets", "schema": _INT},
+}
+CACHE_HEADER: dict[str, OpenAPIResponseHeader] = {
+    "X-Cache": {
+        "description": "HIT when answered from Valkey, MISS when loaded from MySQL",
+        "schema": {"type": "string", "enum": ["HIT", "MISS"]},
+    },
+}
+
+_ERRORS = {
+    400: "Invalid input: validation_error (names the field), malformed_json, bad_request",
+    401: "Unknown or expired session",
+    404: "Unknown id (remembered briefly: negative caching)",
+    409: "Conflict with existing data (e.g. email already used)",
+    413: "Body over 64 KB",
+    415: "Body is not application/json",
+    429: "Rate limited; Retry-After says when to retry",
+    500: "Internal error; the body carries a correlation id",
+    503: "Database or cache unavailable; nothing was written",
+}
+
+
+def _error(code: int) -> OpenAPIResponse:
+    response: OpenAPIResponse = {
+        "description": _ERRORS[code],
+        "content": {"application/json": {"model": ErrorBody}},
+    }
+    if code == 429:
+        response["headers"] = {
+            **RATE_LIMIT_HEADERS,
+            "Retry-After": {"description": "seconds to wait", "schema": _INT},
+        }
+    return response
+
+
+def responses(
+    status: int,
+    description: str,
+    *errors: int,
+    cached: bool = False,
+    limited: bool = True,
+    body: bool = True,
+) -> dict[int, OpenAPIResponse]:
+    """The success answer (from the return annotation) plus the listed errors."""
+    headers: dict[str, OpenAPIResponseHeader] = {}
+    if limited:
+        headers.update(RATE_LIMIT_HEADERS)
+    if cached:
+        headers.update(CACHE_HEADER)
+    success: dict[str, Any] = {"description": description}
+    if headers:
+        success["headers"] = headers
+    if not body:
+        success["content"] = {}
+    found: dict[int, OpenAPIResponse] = {status: success}  # type: ignore[dict-item]
+    codes = {*errors, 500} | ({429} if limited else set())
+    for code in sorted(codes):
+        found[code] = _error(code)
+    return found

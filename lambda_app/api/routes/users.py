@@ -1,0 +1,57 @@
+"""Users: write-through, so a read right after a write is a HIT with the new data."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+
+from lambda_app.api.deps import cached, created, no_content, services
+from lambda_app.api.models import User, UserIn, UserUpdate
+from lambda_app.api.openapi import responses
+from lambda_app.api.routes import new_router
+from lambda_app.api.routes.params import PathId
+
+router = new_router()
+TAGS = ["users"]
+
+
+@router.post(
+    "/users",
+    summary="Create a user (write-through: cached at once)",
+    tags=TAGS,
+    status_code=201,
+    responses=responses(201, "The new user", 400, 409, 413, 415, 503),
+)
+def create_user(user: UserIn) -> Response[User]:
+    new = User.model_validate(services().users.create(user.model_dump()))
+    return created(new, location=f"/users/{new.id}")
+
+
+@router.get(
+    "/users/<id>",
+    summary="A user",
+    tags=TAGS,
+    responses=responses(200, "The user", 400, 404, 503, cached=True),
+)
+def get_user(id: PathId) -> Response[User]:
+    return cached(services().users.get(id), "user", id)
+
+
+@router.put(
+    "/users/<id>",
+    summary="Update a user (write-through)",
+    tags=TAGS,
+    responses=responses(200, "The updated user", 400, 404, 409, 413, 415, 503),
+)
+def update_user(id: PathId, changes: UserUpdate) -> User:
+    return User.model_validate(services().users.update(id, changes.changes()))
+
+
+@router.delete(
+    "/users/<id>",
+    summary="Delete a user",
+    tags=TAGS,
+    responses=responses(204, "Deleted", 400, 404, 503, body=False),
+)
+def delete_user(id: PathId) -> Response[None]:
+    services().users.delete(id)
+    return no_content()

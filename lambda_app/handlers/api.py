@@ -1,0 +1,36 @@
+"""Lambda entry point for the HTTP API (payload 2.0): ``lambda_app.handlers.api.handler``.
+
+Thin on purpose: observability around :func:`lambda_app.api.app.handle`, which routes
+the event. The local server (``scripts/serve.py``) calls this very function.
+
+One invocation at a time per process: Powertools keeps the current event, the
+correlation id and the pending metrics in process-wide state. Lambda never runs two
+invocations in one environment; the threaded local server would, so the lock gives it
+the same semantics.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+
+from lambda_app.api.app import handle
+from lambda_app.observability import flush_metrics, logger, traced
+
+_one_at_a_time = threading.Lock()
+
+
+@traced
+@flush_metrics
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def _observed(event: dict[str, Any], context: Any) -> Any:
+    return handle(event, context)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Route one API Gateway HTTP API event; always returns a response, never raises."""
+    with _one_at_a_time:
+        result: dict[str, Any] = _observed(event, context)
+        return result

@@ -1,0 +1,37 @@
+"""``api_url``: the real API handler served over HTTP on loopback, against test servers.
+
+The handler runs in this process behind ``scripts.serve`` (the local server ``make serve``
+uses), with the environment pointing its settings at the session's Valkey and MySQL
+servers and at a database of its own, seeded with a small catalogue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from scripts import servers
+from scripts.serve import start_in_thread
+from tests.integration.api.harness import api_database, api_env, environment
+
+
+@pytest.fixture(scope="session")
+def api_url(
+    valkey_server: servers.ValkeyServer, mysql_server: servers.MysqlServer
+) -> Iterator[str]:
+    """Base URL (``http://127.0.0.1:PORT``) of the served handler."""
+    database = api_database(mysql_server, "api_e2e")
+    with environment(api_env(valkey_server, database, CACHE_PREFIX="e2e")):
+        from lambda_app.handlers.api import handler
+
+        server, thread = start_in_thread(handler, port=0)
+        # Headers and body leave in two writes; without TCP_NODELAY every keep-alive
+        # response waits ~40 ms for the client's delayed ACK (Nagle).
+        server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)

@@ -1,0 +1,116 @@
+"""The error contract through the handler: JSON ``{"error", "message"}`` for every
+refusal, the right status for each, and never a 500 for bad input."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from tests.integration.api.harness import call, event, invoke
+
+pytestmark = pytest.mark.integration
+
+
+def _is_error(answer, status: int, code: str) -> None:
+    assert answer.status == status, answer.raw
+    assert answer.header("Content-Type") == "application/json"
+    assert answer.body["error"] == code
+    assert isinstance(answer.body["message"], str) and answer.body["message"]
+
+
+def test_unknown_route_is_404(api, caller) -> None:
+    _is_error(call("GET", "/nope", api_key=caller), 404, "not_found")
+    _is_error(call("GET", "/products/1/extra", api_key=caller), 404, "not_found")
+
+
+def test_wrong_method_on_a_known_path_is_405_with_allow(api, caller) -> None:
+    answer = call("PATCH", "/products/1", {"name": "x"}, api_key=caller)
+    _is_error(answer, 405, "method_not_allowed")
+    assert answer.header("Allow") == "DELETE, GET, PUT"
+
+
+def test_a_body_over_64_kb_is_413(api, caller) -> None:
+    big = b'{"name": "' + b"x" * (64 * 1024) + b'", "price": 1}'
+    _is_error(call("POST", "/products", raw=big, api_key=caller), 413, "payload_too_large")
+    # whatever the route, and before anything parses it
+    _is_error(call("POST", "/nope", raw=b"[" * 70_000, api_key=caller), 413, "payload_too_large")
+
+
+def test_exactly_64_kb_is_accepted_and_validated(api, caller) -> None:
+    body = b'{"name": "x", "price": 1, "description": "' + b"d" * 9_000 + b'"}'
+    padded = body + b" " * (64 * 1024 - len(body))
+    answer = call("POST", "/products", raw=padded, api_key=caller)
+    assert answer.status == 201
+    call("DELETE", f"/products/{answer.body['id']}", api_key=caller)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"name": "x",', b"{", b"nul", b"[" * 50_000, b'{"price": ' + b"9" * 5_000 + b"}",
+     b"\xff\xfe{}", b"\xef\xbb\xbf{}"],
+)
+def test_malformed_json_is_400(api, caller, raw) -> None:
+    _is_error(call("POST", "/products", raw=raw, api_key=caller), 400, "malformed_json")
+
+
+def test_a_base64_body_is_decoded_like_api_gateway_does(api, caller) -> None:
+    sent = event("POST", "/cache/warm", {"products_top": 2}, api_key=caller)
+    sent["body"] = base64.b64encode(sent["body"].encode()).decode()
+    sent["isBase64Encoded"] = True
+    assert invoke(sent).status == 200
+    sent["body"] = "%%%not-base64"
+    _is_error(invoke(sent), 400, "malformed_body")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/octet-stream", "multipart/form-data",
+                     "application/x-www-form-urlencoded"],
+)
+def test_bodies_must_be_json(api, caller, content_type) -> None:
+    answer = call("POST", "/products", raw=b'{"name": "x", "price": 1}',
+                  headers={"Content-Type": content_type}, api_key=caller)
+    _is_error(answer, 415, "unsupported_media_type")
+
+
+def test_json_with_charset_any_case_or_no_content_type_is_accepted(api, caller) -> None:
+    for headers in ({"Content-Type": "application/json; charset=utf-8"},
+                    {"Content-Type": "Application/JSON"}, {}):
+        sent = event("POST", "/cache/warm", {"products_top": 1}, headers=headers,
+                     api_key=caller)
+        if not headers:
+            sent["headers"].pop("content-type")
+        assert invoke(sent).status == 200
+
+
+def test_validation_errors_name_every_field(api, caller) -> None:
+    answer = call("POST", "/products", {"name": "", "price": -1, "colour": "red"},
+                  api_key=caller)
+    _is_error(answer, 400, "validation_error")
+    message = answer.body["message"]
+    assert "name: " in message and "price: " in message and "colour: " in message
+    assert "Traceback" not in answer.raw.decode()
+
+
+def test_a_body_that_is_not_an_object_is_400(api, caller) -> None:
+    for body in ([1, 2], "text", 3, None):
+        answer = call("POST", "/products", body, api_key=caller)
+        _is_error(answer, 400, "validation_error")
+
+
+def test_a_non_http_event_gets_a_400_not_an_exception(api) -> None:
+    from lambda_app.handlers.api import handler
+    from scripts.serve import LambdaContext
+
+    bad: Any
+    for bad in ({}, {"source": "aws.events"}, [], None, "x"):
+        result = handler(bad, LambdaContext())
+        assert result["statusCode"] == 400
+        assert '"bad_event"' in result["body"]
+
+
+def test_every_answer_carries_the_correlation_id(api, caller) -> None:
+    sent = event("GET", "/nope", api_key=caller)
+    answer = invoke(sent)
+    assert answer.header("X-Correlation-Id") == sent["requestContext"]["requestId"]
