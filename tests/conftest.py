@@ -11,6 +11,7 @@ elsewhere the tests that need it are skipped with the reason and how to install 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from lambda_app.settings import Settings
 from scripts import servers
 
 T = TypeVar("T")
+S = TypeVar("S", servers.ValkeyServer, servers.MysqlServer)
 
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
@@ -64,17 +66,30 @@ def _stop(server: servers.ValkeyServer | servers.MysqlServer | servers.ValkeyClu
     shutil.rmtree(state_dir, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _served(
+    tmp_path_factory: pytest.TempPathFactory,
+    what: str,
+    provide: Callable[..., S],
+    external: Any,
+    source: str,
+) -> Iterator[S]:
+    """``provide(state_dir, external=..., source=...)`` for the session: the TEST_ endpoint
+    or a local server with its files in its own temp dir; stopped and removed after."""
+    state_dir = tmp_path_factory.mktemp(what.lower())
+    server = _provide(what, lambda: provide(state_dir, external=external, source=source))
+    try:
+        yield server
+    finally:
+        _stop(server, state_dir)
+
+
 @pytest.fixture(scope="session")
 def valkey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.ValkeyServer]:
     """A Valkey server for the session (host, port, url)."""
-    state_dir = tmp_path_factory.mktemp("valkey")
-    server = _provide("Valkey", lambda: servers.provide_valkey(
-        state_dir,
-        external=servers.valkey_from_env(os.environ, "TEST_"),
-        source="TEST_VALKEY_URL",
-    ))
-    yield server
-    _stop(server, state_dir)
+    with _served(tmp_path_factory, "Valkey", servers.provide_valkey,
+                 servers.valkey_from_env(os.environ, "TEST_"), "TEST_VALKEY_URL") as server:
+        yield server
 
 
 @pytest.fixture
@@ -89,17 +104,10 @@ def valkey(valkey_server: servers.ValkeyServer) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def mysql_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.MysqlServer]:
     """A MySQL-compatible server with the migrations applied to its database."""
-    state_dir = tmp_path_factory.mktemp("mysql")
-    server = _provide("MySQL", lambda: servers.provide_mysql(
-        state_dir,
-        external=servers.mysql_from_env(os.environ, "TEST_"),
-        source="TEST_DB_HOST",
-    ))
-    try:
+    with _served(tmp_path_factory, "MySQL", servers.provide_mysql,
+                 servers.mysql_from_env(os.environ, "TEST_"), "TEST_DB_HOST") as server:
         _migrated(server)
         yield server
-    finally:
-        _stop(server, state_dir)
 
 
 def _migrated(server: servers.MysqlServer) -> None:
@@ -165,6 +173,13 @@ def cluster_client(valkey_cluster: servers.ValkeyCluster) -> Iterator[Any]:
     client.flushall(target_nodes=ValkeyCluster.PRIMARIES)
     yield client
     client.close()
+
+
+@pytest.fixture(params=["standalone", pytest.param("cluster", marks=pytest.mark.cluster)])
+def any_valkey(request: pytest.FixtureRequest) -> Any:
+    """Each pattern test once per backend: a flushed standalone client (``valkey``), then a
+    cluster client with every primary flushed (``cluster_client``); ids standalone/cluster."""
+    return request.getfixturevalue("valkey" if request.param == "standalone" else "cluster_client")
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,17 @@ On top: a TTL per data class with jitter and sliding classes (:mod:`ttl`), stamp
 protection per class (:mod:`stampede`), an optional near cache per class
 (:mod:`near_cache`) and metrics per class (:mod:`metrics`).
 
+Classes whose rows writers change (``ClassPolicy(lease=True)``: product, user, session
+by default) fill under the write side's leases (:mod:`leases`): the miss path takes the
+key's lease before loading and stores only while the lease stands, so a reader that
+loaded a row before a writer's commit and invalidation cannot cache that old row
+afterwards (the stale-set-after-delete race). Query results and aggregates do not need
+it: query keys carry a group version that every write bumps, so a late fill lands on a
+key nobody reads any more, and aggregates are never invalidated by writes (they are
+TTL-bounded by design).
+
 The hit path is one round trip (``GET``, ``GETEX`` for sliding classes, or
-``HGETALL``) plus decoding; nothing else is called on a hit.
+``HGETALL``) plus decoding; nothing else is called on a hit, leased or not.
 """
 
 from __future__ import annotations
@@ -36,11 +45,20 @@ from valkey.exceptions import ResponseError
 from lambda_app.caching.breaker import CircuitBreaker
 from lambda_app.caching.events import DEFAULT_CHANNEL_NAME, publish_invalidation
 from lambda_app.caching.keys import KeyBuilder
+from lambda_app.caching.leases import Leases
 from lambda_app.caching.metrics import CacheMetrics
 from lambda_app.caching.near_cache import NearCache, TrackingNearCache
 from lambda_app.caching.serialization import Codec, SerializationError, ValueTooLargeError
 from lambda_app.caching.stampede import STRATEGIES, RecomputeLock, Stampede, should_recompute_early
-from lambda_app.caching.storage import SHAPES, Entry, Shape, Storage, delete_keys, make_storage
+from lambda_app.caching.storage import (
+    SHAPES,
+    Entry,
+    Shape,
+    Storage,
+    StringStorage,
+    delete_keys,
+    make_storage,
+)
 from lambda_app.caching.ttl import TtlPolicy
 from lambda_app.clients.valkey import VALKEY_ERRORS
 
@@ -79,6 +97,9 @@ class ClassPolicy:
     shape: Shape = "string"
     #: Cache "not found" answers (the negative-caching marker).
     negative: bool = True
+    #: Fill misses under the write side's leases (:mod:`leases`): for classes whose rows
+    #: writers change and invalidate, so a fill cannot outlive a concurrent write.
+    lease: bool = False
 
     def __post_init__(self) -> None:
         if self.stampede not in STRATEGIES:
@@ -90,15 +111,20 @@ class ClassPolicy:
             raise ValueError(
                 f"unknown storage shape {self.shape!r}: expected one of {', '.join(SHAPES)}"
             )
+        if self.lease and self.shape != "string":
+            raise ValueError(
+                "lease=True needs shape='string': leased fills and the writers that "
+                "invalidate them use the string layout"
+            )
 
 
 DEFAULT_POLICIES: Mapping[str, ClassPolicy] = MappingProxyType(
     {
         "static": ClassPolicy(stampede="xfetch"),
-        "product": ClassPolicy(stampede="lock"),
-        "user": ClassPolicy(stampede="lock"),
+        "product": ClassPolicy(stampede="lock", lease=True),
+        "user": ClassPolicy(stampede="lock", lease=True),
         "price": ClassPolicy(stampede="xfetch"),
-        "session": ClassPolicy(stampede="none"),
+        "session": ClassPolicy(stampede="none", lease=True),
         "config": ClassPolicy(stampede="xfetch"),
         "query": ClassPolicy(stampede="xfetch"),
         "dashboard": ClassPolicy(stampede="xfetch"),
@@ -117,6 +143,8 @@ class _Plan:
     local: NearCache | None = None
     tracking: TrackingNearCache | None = None
     tracked_storage: Storage | None = field(default=None, repr=False)
+    #: Leased classes: the storage as strings (fills go through :class:`Leases`).
+    leased: StringStorage | None = field(default=None, repr=False)
 
 
 def _now_ms() -> int:
@@ -140,6 +168,7 @@ class CacheAside:
         keys: KeyBuilder | None = None,
         xfetch_beta: float = 1.0,
         clock_ms: Callable[[], int] = _now_ms,
+        leases: Leases | None = None,
     ) -> None:
         self.client = client
         self.ttl = ttl or TtlPolicy()
@@ -149,6 +178,7 @@ class CacheAside:
         self.keys = keys or KeyBuilder()
         self.near = near
         self.lock = lock or RecomputeLock(client)
+        self.leases = leases or Leases(client, self.keys)
         if xfetch_beta <= 0:
             raise ValueError(f"xfetch_beta must be > 0, got {xfetch_beta}")
         self.xfetch_beta = xfetch_beta
@@ -163,11 +193,15 @@ class CacheAside:
                 f"policy for unknown data class {sorted(chosen)[0]!r}: expected one of "
                 + ", ".join(self.ttl.data_classes)
             )
+        self._any_leased = any(plan.leased is not None for plan in self._plans.values())
 
     def _plan(self, name: str, policy: ClassPolicy) -> _Plan:
         storage = make_storage(policy.shape, self.client, self.codec)
         sliding = self.ttl.is_sliding(name)
         plan = _Plan(name, policy, storage, sliding)
+        if policy.lease:
+            assert isinstance(storage, StringStorage)  # ClassPolicy checked the shape
+            plan.leased = storage
         if not policy.near:
             return plan
         if sliding:
@@ -256,28 +290,31 @@ class CacheAside:
                     self._clock_ms(), entry.delta_ms, entry.expires_at_ms, self.xfetch_beta
                 )
             ):
-                if plan.local is not None:
-                    plan.local.put(key, entry, self.ttl.ttl_ms(plan.name), generation)
-                elif plan.sliding and not entry.found:
-                    self._keep_negative_ttl(plan, key)
-                return self._answer(plan, entry, "near" if local else "cache")
+                return self._hit(plan, key, entry, "near" if local else "cache", generation)
             self.metrics.incr(plan.name, "early_recomputes")
-        if plan.policy.stampede == "lock":
+        if plan.policy.stampede == "lock":  # (never an early recompute: that is XFetch)
             return self._get_locked(plan, key, loader, generation)
-        return self._load_and_store(plan, key, loader, generation)
+        return self._load_and_store(plan, key, loader, generation, early=entry is not None)
 
     def set(self, data_class: str, key: str, value: Any) -> bool:
         """Write-through: store ``value`` (None stores the not-found marker) with the class
         TTL. False when not stored (too large, cache unavailable). Other instances' near
-        caches are told to drop the key."""
+        caches are told to drop the key. A leased class first replaces the key's lease
+        (fencing off fills in flight), then fills under it (two round trips)."""
         plan = self._get_plan(data_class)
-        stored = self._store(plan, key, value, 0, None)
+        stored = False
+        # A leased class: fence off fills in flight, then fill under our own lease.
+        token = self._renew(plan, key) if plan.leased is not None else None
+        if plan.leased is None or token is not None:
+            stored = self._store(plan, key, value, 0, None, token=token)
         self._invalidate_near([key], publish=True)
         return stored
 
     def delete(self, keys: str | Iterable[str]) -> int:
         """Invalidate keys in Valkey and in every near cache; returns how many existed.
 
+        When some class is leased, the keys' leases go first: a fill in flight that read
+        the database before this delete then cannot store its row after it.
         Raises the Valkey error when the cache is unreachable: a failed invalidation
         must not look like a success to the writer.
         """
@@ -286,6 +323,8 @@ class CacheAside:
             return 0
         self._invalidate_near(names, publish=False)
         try:
+            if self._any_leased:
+                self.leases.revoke(names)
             count = delete_keys(self.client, names)
         except VALKEY_ERRORS:
             self.breaker.record_failure()
@@ -333,6 +372,16 @@ class CacheAside:
         except VALKEY_ERRORS as exc:
             self._cache_failed(plan, "expire", exc)
 
+    def _hit(
+        self, plan: _Plan, key: str, entry: Entry, source: Source, generation: int
+    ) -> Lookup:
+        """Answer from a cached entry (copied into the near cache, if the class has one)."""
+        if plan.local is not None:
+            plan.local.put(key, entry, self.ttl.ttl_ms(plan.name), generation)
+        elif plan.sliding and not entry.found:
+            self._keep_negative_ttl(plan, key)
+        return self._answer(plan, entry, source)
+
     def _answer(self, plan: _Plan, entry: Entry, source: Source) -> Lookup:
         if entry.found:
             self.metrics.hit(plan.name, near=source == "near")
@@ -363,11 +412,55 @@ class CacheAside:
         value, _ = self._load(plan, loader)
         return Lookup(value, False, value is not None, "bypass")
 
-    def _load_and_store(self, plan: _Plan, key: str, loader: Loader, generation: int) -> Lookup:
+    def _load_and_store(
+        self, plan: _Plan, key: str, loader: Loader, generation: int, *, early: bool = False
+    ) -> Lookup:
+        """Load and fill; a leased class first takes the key's lease (one round trip that
+        also returns a value stored meanwhile). ``early``: an XFetch recompute of a value
+        that is still there."""
+        token: str | None = None
+        if plan.leased is not None:
+            try:
+                entry, token = self._take_lease(plan, plan.leased, key, early)
+            except VALKEY_ERRORS as exc:
+                self._cache_failed(plan, "lease", exc)
+                return self._bypass(plan, loader)
+            self.breaker.record_success()
+            if entry is not None:
+                return self._hit(plan, key, entry, "cache", generation)
         self.metrics.incr(plan.name, "misses")
         value, delta_ms = self._load(plan, loader)
-        self._store(plan, key, value, delta_ms, generation)
+        self._store(plan, key, value, delta_ms, generation, token=token)
         return Lookup(value, False, value is not None, "loader")
+
+    def _take_lease(
+        self, plan: _Plan, strings: StringStorage, key: str, early: bool
+    ) -> tuple[Entry | None, str | None]:
+        """The entry stored meanwhile, or the lease to fill under (taken before the load,
+        so any write committed after it fences the fill off)."""
+        touch = self.ttl.ttl_ms(plan.name) if plan.sliding else None
+        try:
+            reply = self.leases.read(key, touch_ms=touch, take=early)
+            if reply.raw is None:
+                return None, reply.token
+            return strings.parse(reply.raw), None
+        except VALKEY_ERRORS:
+            raise  # the caller falls back to the loader
+        except _UNUSABLE as exc:  # corrupt or wrong type: replace it under a new lease
+            logger.info("unreadable cache entry %s, replacing it: %s", key, exc)
+            return None, self.leases.renew(key)
+
+    def _renew(self, plan: _Plan, key: str) -> str | None:
+        """A writer's lease (fences off every fill in flight); None if the cache failed."""
+        if not self.breaker.allow():
+            return None
+        try:
+            token = self.leases.renew(key)
+        except VALKEY_ERRORS as exc:
+            self._cache_failed(plan, "invalidation", exc)
+            return None
+        self.breaker.record_success()
+        return token
 
     def _get_locked(self, plan: _Plan, key: str, loader: Loader, generation: int) -> Lookup:
         lock_key = self.keys.companion(key, "lock")
@@ -377,20 +470,21 @@ class CacheAside:
             if token is None:
                 self.metrics.incr(plan.name, "lock_waits")
                 entry, token = self.lock.wait(lock_key, lambda: self._read_quiet(plan, key))
-            if token is not None:
+            if token is not None and plan.leased is None:
                 # We hold the lock; the previous holder may have just written the value.
+                # (A leased class re-reads in the same round trip as taking its lease.)
                 entry = self._read_quiet(plan, key)
         except VALKEY_ERRORS as exc:
             self._cache_failed(plan, "lock", exc)
             return self._bypass(plan, loader)
         if token is None:
             if entry is not None:
-                return self._answer(plan, entry, "cache")
+                return self._hit(plan, key, entry, "cache", generation)
             self.metrics.incr(plan.name, "lock_fallbacks")  # waited long enough
             return self._load_and_store(plan, key, loader, generation)
         try:
             if entry is not None:
-                return self._answer(plan, entry, "cache")
+                return self._hit(plan, key, entry, "cache", generation)
             return self._load_and_store(plan, key, loader, generation)
         finally:
             self._release(plan, lock_key, token)
@@ -402,8 +496,16 @@ class CacheAside:
             self._cache_failed(plan, "unlock", exc)
 
     def _store(
-        self, plan: _Plan, key: str, value: Any, delta_ms: int, generation: int | None
+        self,
+        plan: _Plan,
+        key: str,
+        value: Any,
+        delta_ms: int,
+        generation: int | None,
+        *,
+        token: str | None = None,
     ) -> bool:
+        """Store the entry with the class TTL; False when not stored."""
         found = value is not None
         if not found and not plan.policy.negative:
             return False
@@ -415,7 +517,7 @@ class CacheAside:
         if not self.breaker.allow():
             return False
         try:
-            plan.storage.write(key, entry, ttl_ms)
+            stored = self._write(plan, key, entry, ttl_ms, token)
         except ValueTooLargeError as exc:
             self.breaker.record_success()
             self.metrics.incr(plan.name, "too_large")
@@ -430,9 +532,21 @@ class CacheAside:
             self._cache_failed(plan, "write", exc)
             return False
         self.breaker.record_success()
-        if plan.local is not None and generation is not None:
+        if stored and plan.local is not None and generation is not None:
             plan.local.put(key, entry, ttl_ms, generation)
-        return True
+        return stored
+
+    def _write(self, plan: _Plan, key: str, entry: Entry, ttl_ms: int, token: str | None) -> bool:
+        """One write; a leased class's is a compare-and-set under ``token`` (False: a
+        writer invalidated the key since the lease was taken, so the entry may be stale)."""
+        if plan.leased is None:
+            plan.storage.write(key, entry, ttl_ms)
+            return True
+        if token and self.leases.fill(key, token, plan.leased.dumps(entry), ttl_ms):
+            return True
+        self.metrics.incr(plan.name, "fenced")
+        logger.info("not caching %s: invalidated since its lease was taken", key)
+        return False
 
     def _invalidate_near(self, keys: list[str], *, publish: bool) -> None:
         """Drop keys from this process's near cache; with ``publish``, tell the others."""

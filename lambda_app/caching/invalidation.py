@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from valkey.cluster import ValkeyCluster
 
+from lambda_app.caching.checks import whole_number
 from lambda_app.caching.keys import KeyBuilder
 from lambda_app.clients.valkey import VALKEY_ERRORS, ValkeyClient
 
@@ -43,15 +44,7 @@ _GLOB = set("*?[")
 
 
 def _check_batch(batch_size: int) -> int:
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int)
-        or not (1 <= batch_size <= MAX_BATCH)
-    ):
-        raise ValueError(
-            f"batch_size must be a whole number from 1 to {MAX_BATCH}, got {batch_size!r}"
-        )
-    return batch_size
+    return whole_number("batch_size", batch_size, maximum=MAX_BATCH)
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

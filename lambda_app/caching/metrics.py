@@ -8,7 +8,9 @@ measure it. Every cache-aside lookup here is counted once, by outcome, per data 
   the cache was bypassed);
 * ``loads``/``load_errors``/``load_ms_total``/``load_ms_max``: the database work;
 * ``errors`` (Valkey failed), ``bypassed`` (breaker open), ``too_large`` (not cached),
-  ``lock_waits``/``lock_fallbacks``/``early_recomputes`` (stampede protection).
+  ``lock_waits``/``lock_fallbacks``/``early_recomputes`` (stampede protection),
+  ``fenced`` (a fill refused because a writer invalidated the key since its lease
+  was taken: the stale-set race, caught).
 
 ``hit_ratio = (hits + negative_hits) / (hits + negative_hits + misses)``.
 
@@ -41,6 +43,7 @@ COUNTERS: tuple[str, ...] = (
     "lock_waits",
     "lock_fallbacks",
     "early_recomputes",
+    "fenced",
 )
 
 #: Counter -> (EMF metric name, unit). load_ms_total is published as an average instead.
@@ -57,6 +60,7 @@ _EMF: dict[str, tuple[str, str]] = {
     "lock_waits": ("CacheLockWaits", "Count"),
     "lock_fallbacks": ("CacheLockFallbacks", "Count"),
     "early_recomputes": ("CacheEarlyRecomputes", "Count"),
+    "fenced": ("CacheFillsFenced", "Count"),
 }
 
 

@@ -11,6 +11,10 @@ everything when given ``default=str``, so a hit returns ``"9.99"`` where a miss 
   or tuples are stored as *tagged* JSON (``T`` + JSON where such a value is a one-key
   object such as ``{"$d": "9.99"}``) and decoded with an ``object_hook``; the hook is
   only paid for values that need it;
+* rows (flat dicts of scalars), lists of rows and scalars, by far the most common
+  values, skip the generic walk: one pass over their value types picks plain or tagged,
+  and the C JSON encoder (built once) writes them, tagging ``Decimal``/``datetime``
+  through its ``default`` hook; the bytes are the same as the walk's;
 * a payload over ``max_value_bytes`` (100 KB, the second source's rule) is either
   zlib-compressed (``Z`` + deflate of the payload) or refused with
   :class:`ValueTooLargeError`, by configuration (``CACHE_LARGE_VALUES``).
@@ -29,6 +33,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -72,6 +77,29 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def _bytes_tag(value: bytes | bytearray) -> dict[str, Any]:
+    return {"$b": base64.b64encode(value).decode("ascii")}
+
+
+#: Type -> its tagged form (inverse of _DECODERS; datetime before date: it is a date).
+_TAGS: dict[type, Callable[[Any], dict[str, Any]]] = {
+    Decimal: lambda value: {"$d": str(value)},
+    dt.datetime: lambda value: {"$t": value.isoformat()},
+    dt.date: lambda value: {"$D": value.isoformat()},
+    dt.time: lambda value: {"$T": value.isoformat()},
+    dt.timedelta: lambda value: {"$r": [value.days, value.seconds, value.microseconds]},
+    bytes: _bytes_tag,
+    bytearray: _bytes_tag,
+}
+
+
+def _tagger_for(value: Any) -> Callable[[Any], dict[str, Any]] | None:
+    tag = _TAGS.get(type(value))
+    if tag is None:  # a subclass (rare): the first matching base, in _TAGS order
+        tag = next((t for kind, t in _TAGS.items() if isinstance(value, kind)), None)
+    return tag
+
+
 def _object_hook(obj: dict[str, Any]) -> Any:
     if len(obj) == 1:
         for key, value in obj.items():
@@ -89,7 +117,7 @@ class _Tagger:
     def __init__(self) -> None:
         self.tagged = False
 
-    def walk(self, value: Any, where: str) -> Any:  # noqa: PLR0911 - one branch per type
+    def walk(self, value: Any, where: str) -> Any:
         if value is None or isinstance(value, str | bool | int | float):
             return value
         if isinstance(value, dict):
@@ -99,18 +127,9 @@ class _Tagger:
         self.tagged = True
         if isinstance(value, tuple):
             return {"$u": [self.walk(item, f"{where}[{i}]") for i, item in enumerate(value)]}
-        if isinstance(value, Decimal):
-            return {"$d": str(value)}
-        if isinstance(value, dt.datetime):  # before date: datetime is a date
-            return {"$t": value.isoformat()}
-        if isinstance(value, dt.date):
-            return {"$D": value.isoformat()}
-        if isinstance(value, dt.time):
-            return {"$T": value.isoformat()}
-        if isinstance(value, dt.timedelta):
-            return {"$r": [value.days, value.seconds, value.microseconds]}
-        if isinstance(value, bytes | bytearray):
-            return {"$b": base64.b64encode(value).decode("ascii")}
+        tag = _tagger_for(value)
+        if tag is not None:
+            return tag(value)
         raise SerializationError(
             f"cannot cache a {type(value).__name__} at {where}: supported are None, str, "
             "bool, int, float, Decimal, datetime, date, time, timedelta, bytes, "
@@ -134,12 +153,85 @@ class _Tagger:
         return out
 
 
-def encode(value: Any) -> bytes:
-    """Plain JSON when possible, tagged JSON otherwise; never compressed."""
+def _tag(value: Any) -> dict[str, Any]:
+    """The JSON encoder's ``default`` hook on the fast path (exact types only get there)."""
+    return _TAGS[type(value)](value)
+
+
+def _json_encoder(default: Callable[[Any], Any] | None) -> Callable[[Any], str]:
+    """Compact ASCII JSON through the C encoder, built once: ``json.dumps`` builds a
+    ``JSONEncoder`` and a C encoder on every call, a third of a small row's cost. No
+    circular check: the values that take this path are flat."""
+    if c_make_encoder is None:  # pragma: no cover - CPython always has the accelerator
+        return json.JSONEncoder(separators=(",", ":"), default=default).encode
+    encoder = c_make_encoder(
+        None, default, encode_basestring_ascii, None, ":", ",", False, False, True
+    )
+    return lambda value: "".join(encoder(value, 0))
+
+
+_dumps_plain = _json_encoder(None)
+_dumps_tagged = _json_encoder(_tag)
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+_TAGGABLE_TYPES = _PLAIN_TYPES | frozenset(_TAGS)
+_STR = frozenset({str})
+_PLAIN, _TAGGED = 0, 1
+
+
+def _row_kind(row: dict[Any, Any]) -> int | None:
+    """A flat dict with str keys and exact scalar types: plain or tagged; else None."""
+    if len(row) == 1 and next(iter(row)) in _DECODERS:
+        return None  # looks like a tag: the walk escapes it
+    if not _STR.issuperset(map(type, row)):
+        return None
+    types = set(map(type, row.values()))
+    if types <= _PLAIN_TYPES:
+        return _PLAIN
+    return _TAGGED if types <= _TAGGABLE_TYPES else None
+
+
+def _fast_kind(value: Any) -> int | None:
+    """Whether ``value`` is a row, a list of rows or scalars, or a scalar, and then
+    whether it needs tags. None: nested data, tuples, non-str keys, subclasses or
+    unsupported types, which the walk handles (and reports with their location)."""
+    kind = type(value)
+    if kind is dict:
+        return _row_kind(value)
+    if kind is list:
+        need = _PLAIN
+        for item in value:
+            item_kind = _row_kind(item) if type(item) is dict else _scalar_kind(item)
+            if item_kind is None:
+                return None
+            need |= item_kind
+        return need
+    return _scalar_kind(value)
+
+
+def _scalar_kind(value: Any) -> int | None:
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return _PLAIN
+    return _TAGGED if kind in _TAGGABLE_TYPES else None
+
+
+def _walked(value: Any) -> bytes:
+    """The general encoder: walk the value into JSON-able data, tagging as needed."""
     tagger = _Tagger()
     data = tagger.walk(value, "value")
-    text = json.dumps(data, separators=(",", ":")).encode()
+    text = _dumps_plain(data).encode()
     return b"T" + text if tagger.tagged else text
+
+
+def encode(value: Any) -> bytes:
+    """Plain JSON when possible, tagged JSON otherwise; never compressed."""
+    kind = _fast_kind(value)
+    if kind == _PLAIN:
+        return _dumps_plain(value).encode()
+    if kind == _TAGGED:
+        return b"T" + _dumps_tagged(value).encode()
+    return _walked(value)
 
 
 def decode(data: bytes) -> Any:

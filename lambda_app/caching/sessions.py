@@ -14,9 +14,11 @@ What the source's ``validate_session`` gets wrong, and what happens here instead
   session: the same round trip sets a marker key ``NX PX 60000`` and only the request
   that set it writes to the database;
 * it caches whatever row it finds, even one whose 30 minutes are long over; here a row
-  idle for longer than the timeout is invalid (and deleted), and a session deleted in
-  the database (logout elsewhere, user deleted: ``ON DELETE CASCADE``) is noticed at
-  the next write-back, so within a minute, even while its cache entry is being used.
+  idle for longer than the timeout is invalid (and deleted). Deleting a user drops the
+  cached entries of all their sessions at once (:meth:`SessionStore.sessions_of` before
+  the delete, :meth:`SessionStore.forget` after it); any other session deleted in the
+  database (logout elsewhere, a login racing the user's deletion) is noticed at the next
+  write-back, so within a minute, even while its cache entry is being used.
 
 Unknown, malformed and expired tokens all raise :class:`InvalidSessionError` with the
 same message, "invalid session", so a caller learns nothing about which it was.
@@ -29,7 +31,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -58,6 +60,7 @@ class SessionRepo(Protocol):
     def get(self, token: str) -> Row | None: ...
     def touch(self, token: str, last_active: dt.datetime) -> bool: ...
     def delete(self, token: str) -> bool: ...
+    def tokens_for_user(self, user_id: int) -> list[str]: ...
 
 
 class InvalidSessionError(LookupError):
@@ -187,6 +190,16 @@ class SessionStore:
         except DB_FAILURES as exc:
             log.warning("session last_active write-back failed: %s", exc)
             return True
+
+    def sessions_of(self, user_id: int) -> list[str]:
+        """The stored keys (token digests) of every session of ``user_id``. Read them
+        before deleting the user: the cascade removes the rows, not the cache entries."""
+        return self.repo.tokens_for_user(user_id)
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Drop cached sessions whose rows are gone (their user was deleted) at once,
+        fencing off fills in flight; never raises on a cache failure (retried later)."""
+        self.cache.invalidate_many(keys)
 
     def delete(self, token: str) -> bool:
         """Log out: the database row, then the cache entry. False if it did not exist."""

@@ -3,10 +3,10 @@
 The second source warms with one ``SETEX`` round trip per key, so warming N keys costs
 N network round trips. Here a batch of keys costs two round trips, whatever its size:
 
-1. *prepare*: one call takes the lease of every key of the batch (the
-   :mod:`write_through` lease); with ``skip_fresh``, keys with more than
-   ``fresh_fraction`` of their class TTL left are skipped, and never read from the
-   database;
+1. *prepare*: one call takes the lease of every key of the batch (the :mod:`leases`
+   lease, as write-through and cache-aside take it); with ``skip_fresh``, keys with
+   more than ``fresh_fraction`` of their class TTL left are skipped, and never read
+   from the database;
 2. the rows of the remaining keys are loaded from the database in one query;
 3. *fill*: one call stores every row with its own jittered TTL, each only while the
    lease is still the warm's (payloads, sizes and TTLs travel as three packed arguments:
@@ -14,7 +14,7 @@ N network round trips. Here a batch of keys costs two round trips, whatever its 
 
 Taking the leases *before* reading the database matters: a write that commits during the
 warm replaces the lease, so the warm cannot store the row it read before that commit
-(the stale-set race described in :mod:`write_through`); taking them over also fences off
+(the stale-set race described in :mod:`leases`); taking them over also fences off
 fills that read the database earlier than the warm, which could only be older.
 
 On a standalone server each step is one Lua call over the whole batch; in a cluster the
@@ -34,12 +34,13 @@ from typing import Any
 import valkey
 from valkey.cluster import ValkeyCluster
 
+from lambda_app.caching.checks import whole_number
 from lambda_app.caching.invalidation import DEFAULT_BATCH, chunks
 from lambda_app.caching.keys import KeyBuilder
+from lambda_app.caching.leases import DEFAULT_LEASE_MS, Leases, new_token
 from lambda_app.caching.serialization import ValueTooLargeError
 from lambda_app.caching.storage import Entry, StringStorage
 from lambda_app.caching.ttl import TtlPolicy
-from lambda_app.caching.write_through import DEFAULT_LEASE_MS, new_token
 from lambda_app.clients.valkey import ValkeyClient
 
 log = logging.getLogger(__name__)
@@ -163,14 +164,12 @@ class Warmer:
         batch_size: int = DEFAULT_BATCH,
         lease_ms: int = DEFAULT_LEASE_MS,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+        self.batch_size = whole_number("batch_size", batch_size)
         self.client = client
         self.keys = keys or KeyBuilder()
         self.ttl = ttl or TtlPolicy()
         self.storage = storage or StringStorage(client)
-        self.batch_size = batch_size
-        self._lease_ms = lease_ms
+        self.leases = Leases(client, self.keys, lease_ms=lease_ms)
         self._prepare = BatchScript(client, PREPARE_LUA)
         self._fill = BatchScript(client, FILL_PACKED_LUA)
 
@@ -215,9 +214,9 @@ class Warmer:
         fresh_ms: int | str,
     ) -> dict[str, int]:
         keys = [self.keys.key(resource, id) for id in ids]
-        pairs = [(key, self.keys.companion(key, "lease")) for key in keys]
+        pairs = [(key, self.leases.lease_key(key)) for key in keys]
         token = new_token()
-        prepare_args = [self._lease_ms, token, fresh_ms]
+        prepare_args = [self.leases.lease_ms, token, fresh_ms]
         wanted = [i for i, take in enumerate(self._prepare(pairs, lambda _: prepare_args)) if take]
         rows = load_many([ids[i] for i in wanted]) if wanted else {}
         fill_pairs: list[tuple[str, str]] = []

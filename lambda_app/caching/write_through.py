@@ -9,23 +9,15 @@ The second source's write-through has three defects, fixed here:
    the lease, below); if even that fails, the key is retried before the next cache
    command of the process (:class:`~lambda_app.caching.invalidation.PendingInvalidations`)
    and the TTL is the last backstop.
-3. Concurrent writers and readers race: a reader that loaded the old row before a
-   write can store it after the writer's delete (stale-set-after-delete), or two
-   writers can store their rows in the opposite order of their commits. Here every fill
-   is guarded by a *lease*, as in Facebook's "Scaling Memcache" (NSDI 2013):
-
-   * a reader that misses takes the key's current lease token (creating one if there
-     is none) in the same round trip as its ``GET``, then loads the row;
-   * a writer, after its commit, replaces the token with a new one and deletes the value
-     (one script), then reads the row back from the database and fills;
-   * a fill is a compare-and-set (Lua): it stores only while the token is still the one
-     taken *before* the database read, and consumes it.
-
-   So a fill whose read may predate a commit always fails: that commit's writer has
-   replaced the token since. The party that took the last token read the database after
-   every commit, so its fill carries the newest row. Tokens are random, so a lease lost
-   to eviction or expiry can never be matched again (no ABA), and a lost lease only ever
-   makes a fill fail, leaving a miss, never a stale value.
+3. Concurrent writers and readers race: a reader that loaded the old row before a write
+   can store it after the writer's delete (stale-set-after-delete), or two writers can
+   store their rows in the opposite order of their commits. Here every fill is guarded
+   by a *lease* (:mod:`~lambda_app.caching.leases`, Facebook's "Scaling Memcache"): a
+   reader takes the key's lease in the same round trip as its ``GET``; a writer, after
+   its commit, replaces the lease and deletes the value (one script), then reads the row
+   back and fills under its new lease; a fill stores only while its lease stands. The
+   party that took the last lease read the database after every commit, so its fill
+   carries the newest row.
 
 Keys: the value under ``KeyBuilder.key(resource, id)`` in the string layout of
 :class:`~lambda_app.caching.storage.StringStorage` (so the cache-aside reader understands
@@ -35,15 +27,22 @@ it), the lease beside it in the same cluster slot (``KeyBuilder.companion(key, "
 from __future__ import annotations
 
 import logging
-import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lambda_app.caching.breaker import CircuitBreaker
 from lambda_app.caching.cache_aside import Lookup
 from lambda_app.caching.invalidation import Announcer, PendingInvalidations
 from lambda_app.caching.keys import KeyBuilder
+from lambda_app.caching.leases import (
+    DEFAULT_LEASE_MS,
+    FILL_LUA,
+    READ_LUA,
+    RENEW_LUA,
+    Leases,
+    new_token,
+)
 from lambda_app.caching.metrics import CacheMetrics
 from lambda_app.caching.serialization import SerializationError, ValueTooLargeError
 from lambda_app.caching.storage import Entry, StringStorage
@@ -54,62 +53,16 @@ from lambda_app.clients.valkey import VALKEY_ERRORS, ValkeyClient
 
 log = logging.getLogger(__name__)
 
+#: The lease protocol moved to :mod:`~lambda_app.caching.leases`; still importable here.
+__all__ = [
+    "DB_FAILURES", "DEFAULT_LEASE_MS", "FILL_LUA", "READ_LUA", "RENEW_LUA", "Row",
+    "WriteThrough", "new_token",
+]
+
 Row = Mapping[str, Any]
-
-#: How long a lease (fill token) lives; a fill slower than this simply fails (a miss).
-DEFAULT_LEASE_MS = 30_000
-
-# KEYS: value, lease[, write-back marker]. ARGV: sliding ttl ms or '', new lease token,
-# lease ms, marker ms. Returns {value|false, lease|false, marker_set 0/1}.
-READ_LUA = """
-local value = redis.call('GET', KEYS[1])
-if value then
-  if ARGV[1] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-  local marked = 0
-  if KEYS[3] and redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[4]) then marked = 1 end
-  return {value, false, marked}
-end
-local lease = redis.call('GET', KEYS[2])
-if not lease then
-  lease = ARGV[2]
-  redis.call('SET', KEYS[2], lease, 'PX', ARGV[3])
-end
-return {false, lease, 0}
-"""
-
-# KEYS: value1, lease1, value2, lease2, ... ARGV: token, payload, ttl ms per pair.
-# Stores each value only while its lease is the one taken before the database read, and
-# consumes the lease. Returns 1/0 per pair. Many pairs in one call need one slot
-# (standalone server); a cluster gets one call per pair, pipelined.
-FILL_LUA = """
-local out = {}
-for i = 1, #KEYS, 2 do
-  local a = (i - 1) / 2 * 3
-  if redis.call('GET', KEYS[i + 1]) == ARGV[a + 1] then
-    redis.call('SET', KEYS[i], ARGV[a + 2], 'PX', ARGV[a + 3])
-    redis.call('DEL', KEYS[i + 1])
-    out[#out + 1] = 1
-  else
-    out[#out + 1] = 0
-  end
-end
-return out
-"""
-
-# KEYS: value, lease. ARGV: new lease token, lease ms. Fences off every earlier fill.
-RENEW_LUA = """
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-return redis.call('DEL', KEYS[1])
-"""
-
 
 #: What a database that does not answer raises (the caller's write has committed).
 DB_FAILURES: tuple[type[BaseException], ...] = (DatabaseUnavailable, *DB_ERRORS)
-
-
-def new_token() -> str:
-    """A random lease token (128 bits): never equal to an earlier one."""
-    return secrets.token_hex(16)
 
 
 class WriteThrough:
@@ -148,11 +101,8 @@ class WriteThrough:
         self.negative = negative
         self._load = load
         self._announce = announce
-        self._lease_ms = lease_ms
-        self._read = client.register_script(READ_LUA)  # type: ignore[misc]
-        self._fill = client.register_script(FILL_LUA)  # type: ignore[misc]
-        self._renew = client.register_script(RENEW_LUA)  # type: ignore[misc]
-        self.pending = PendingInvalidations(self._renew_keys)
+        self.leases = Leases(client, self.keys, lease_ms=lease_ms)
+        self.pending = PendingInvalidations(self.leases.renew_all)
 
     # keys ---------------------------------------------------------------------------
 
@@ -160,7 +110,7 @@ class WriteThrough:
         return self.keys.key(self.resource, id)
 
     def lease_key(self, key: str) -> str:
-        return self.keys.companion(key, "lease")
+        return self.leases.lease_key(key)
 
     # reads --------------------------------------------------------------------------
 
@@ -218,17 +168,14 @@ class WriteThrough:
         if not self.breaker.allow():
             self.metrics.incr(self.data_class, "bypassed")
             return None
-        keys = [key, self.lease_key(key)] + ([marker] if marker else [])
-        args = ["" if touch_ms is None else touch_ms, new_token(), self._lease_ms, marker_ms]
         try:
             self.pending.flush()
-            reply: Any = self._read(keys=keys, args=args)
+            reply = self.leases.read(key, touch_ms=touch_ms, marker=marker, marker_ms=marker_ms)
         except VALKEY_ERRORS as exc:
             self._cache_failed("read", key, exc)
             return None
         self.breaker.record_success()
-        raw, token, marked = reply
-        return raw, (token.decode() if isinstance(token, bytes) else token), int(marked)
+        return reply.raw, reply.token, int(reply.marked)
 
     def _timed_load(self, id: Any) -> Row | None:
         started = time.perf_counter()
@@ -263,30 +210,30 @@ class WriteThrough:
 
     def invalidate(self, id: Any) -> None:
         """After a committed delete: remove the value and fence off in-flight fills."""
-        key = self.key(id)
-        self._renew_one(key)
-        self._announce_keys([key])
+        self.invalidate_many([id])
+
+    def invalidate_many(self, ids: Iterable[Any]) -> None:
+        """:meth:`invalidate` for several ids (one script each, one announcement)."""
+        keys = [self.key(id) for id in ids]
+        for key in keys:
+            self._renew_one(key)
+        if keys:
+            self._announce_keys(keys)
 
     def _renew_one(self, key: str) -> str | None:
         """Delete the value and take a fresh lease; None (and a pending retry) on failure."""
         if not self.breaker.allow():
             self.pending.add([key])
             return None
-        token = new_token()
         try:
             self.pending.flush()
-            self._renew(keys=[key, self.lease_key(key)], args=[token, self._lease_ms])
+            token = self.leases.renew(key)
         except VALKEY_ERRORS as exc:
             self._cache_failed("invalidation", key, exc)
             self.pending.add([key])
             return None
         self.breaker.record_success()
         return token
-
-    def _renew_keys(self, keys: list[str]) -> None:
-        """Retry of pending invalidations (raises on failure, so they stay pending)."""
-        for key in keys:
-            self._renew(keys=[key, self.lease_key(key)], args=[new_token(), self._lease_ms])
 
     def _fill_one(
         self, key: str, token: str, value: Row | None, *, ttl_ms: int | None = None
@@ -303,11 +250,10 @@ class WriteThrough:
             found = value is not None
             ttl_ms = self.ttl.ttl_ms(self.data_class) if found else self.ttl.negative_ms()
         try:
-            stored: Any = self._fill(keys=[key, self.lease_key(key)], args=[token, payload, ttl_ms])
+            return self.leases.fill(key, token, payload, ttl_ms)
         except VALKEY_ERRORS as exc:
             self._cache_failed("fill", key, exc)
             return False
-        return bool(stored[0])
 
     def _cache_failed(self, what: str, key: str, exc: BaseException) -> None:
         self.breaker.record_failure()

@@ -149,9 +149,33 @@ class _Repository:
         cursor.execute(sql, args)
         return cursor.fetchone()
 
+    def _one(self, sql: str, key: Any) -> Row | None:
+        """The row `sql` selects by `key`, in its own read."""
+        with self._read() as cursor:
+            return self._select(cursor, sql, key)
+
+    def _delete(self, sql: str, key: Any) -> bool:
+        """Run one DELETE by `key` in its own transaction; whether a row went."""
+        with self._write() as cursor:
+            return cursor.execute(sql, (key,)) > 0
+
 
 def _error_code(exc: pymysql.err.IntegrityError) -> int | None:
     return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+
+
+@contextlib.contextmanager
+def _integrity_errors(errors: Mapping[int, Callable[[], Exception]]) -> Iterator[None]:
+    """A constraint violation with one of these MySQL error codes -> that domain error
+    (no driver traceback); any other IntegrityError propagates."""
+    try:
+        yield
+    except pymysql.err.IntegrityError as exc:
+        code = _error_code(exc)
+        error = None if code is None else errors.get(code)
+        if error is None:
+            raise
+        raise error() from None
 
 
 def _assignments(columns: Sequence[str]) -> str:
@@ -167,9 +191,7 @@ class ProductRepository(_Repository):
     """The product catalog (cache-aside, write-through, warming by top-N)."""
 
     def get(self, product_id: int) -> Row | None:
-        with self._read() as cursor:
-            return self._select(cursor, f"{_PRODUCT_SELECT} WHERE id = %s",
-                                _id("products.id", product_id))
+        return self._one(f"{_PRODUCT_SELECT} WHERE id = %s", _id("products.id", product_id))
 
     def get_many(self, ids: Sequence[int]) -> list[Row]:
         """Rows for `ids` in the order asked (first occurrence), missing ids skipped."""
@@ -187,13 +209,22 @@ class ProductRepository(_Repository):
 
     def top(self, n: int, by: Literal["views", "sales"] = "views") -> list[Row]:
         """The `n` most viewed (or sold) products; ties broken by id for stable output."""
+        return self._ranked(_PRODUCT_SELECT, n, by)
+
+    def top_ids(self, n: int, by: Literal["views", "sales"] = "views") -> list[int]:
+        """The ids of `top(n, by)`, in its order: read from the ranking's index alone
+        (InnoDB secondary indexes carry the primary key), no row is fetched. For warming,
+        which must read the rows only after it holds their leases."""
+        return [row["id"] for row in self._ranked("SELECT id FROM products", n, by)]
+
+    def _ranked(self, select: str, n: int, by: str) -> list[Row]:
         if by not in schema.PRODUCT_RANKINGS:
             raise InvalidValue("by", by, "one of " + ", ".join(schema.PRODUCT_RANKINGS))
         count = _count("n", n, maximum=_MAX_TOP)
         if count == 0:
             return []
         with self._read() as cursor:
-            cursor.execute(f"{_PRODUCT_SELECT} ORDER BY `{by}` DESC, id DESC LIMIT %s", (count,))
+            cursor.execute(f"{select} ORDER BY `{by}` DESC, id DESC LIMIT %s", (count,))
             return list(cursor.fetchall())
 
     def create(
@@ -230,9 +261,7 @@ class ProductRepository(_Repository):
             return self._select(cursor, f"{_PRODUCT_SELECT} WHERE id = %s", key)
 
     def delete(self, product_id: int) -> bool:
-        with self._write() as cursor:
-            return cursor.execute("DELETE FROM products WHERE id = %s",
-                                  (_id("products.id", product_id),)) > 0
+        return self._delete("DELETE FROM products WHERE id = %s", _id("products.id", product_id))
 
 
 # --------------------------------------------------------------------------- users
@@ -244,43 +273,34 @@ class UserRepository(_Repository):
     """User profiles; emails are unique (case-insensitively)."""
 
     def get(self, user_id: int) -> Row | None:
-        with self._read() as cursor:
-            return self._select(cursor, f"{_USER_SELECT} WHERE id = %s",
-                                _id("users.id", user_id))
+        return self._one(f"{_USER_SELECT} WHERE id = %s", _id("users.id", user_id))
 
     def create(self, *, name: str, email: str, age: int | None = None) -> Row:
         values = _checked("users", _USER_RULES, {"name": name, "email": email, "age": age})
-        try:
-            with self._write() as cursor:
-                cursor.execute("INSERT INTO users (name, email, age) VALUES (%s, %s, %s)",
-                               tuple(values.values()))
-                row = self._select(cursor, f"{_USER_SELECT} WHERE id = %s", cursor.lastrowid)
-        except pymysql.err.IntegrityError as exc:
-            if _error_code(exc) == _DUPLICATE_KEY:
-                raise DuplicateEmail(values["email"]) from None
-            raise
+        with _unique_email(values), self._write() as cursor:
+            cursor.execute("INSERT INTO users (name, email, age) VALUES (%s, %s, %s)",
+                           tuple(values.values()))
+            row = self._select(cursor, f"{_USER_SELECT} WHERE id = %s", cursor.lastrowid)
         assert row is not None
         return row
 
     def update(self, user_id: int, **fields: Any) -> Row | None:
         key = _id("users.id", user_id)
         values = _checked("users", _USER_RULES, fields)
-        try:
-            with self._write() as cursor:
-                if values:
-                    cursor.execute(f"UPDATE users SET {_assignments(list(values))} WHERE id = %s",
-                                   (*values.values(), key))
-                return self._select(cursor, f"{_USER_SELECT} WHERE id = %s", key)
-        except pymysql.err.IntegrityError as exc:
-            if _error_code(exc) == _DUPLICATE_KEY:
-                raise DuplicateEmail(values["email"]) from None
-            raise
+        with _unique_email(values), self._write() as cursor:
+            if values:
+                cursor.execute(f"UPDATE users SET {_assignments(list(values))} WHERE id = %s",
+                               (*values.values(), key))
+            return self._select(cursor, f"{_USER_SELECT} WHERE id = %s", key)
 
     def delete(self, user_id: int) -> bool:
         """Deleting a user deletes their sessions (ON DELETE CASCADE)."""
-        with self._write() as cursor:
-            return cursor.execute("DELETE FROM users WHERE id = %s",
-                                  (_id("users.id", user_id),)) > 0
+        return self._delete("DELETE FROM users WHERE id = %s", _id("users.id", user_id))
+
+
+def _unique_email(values: Mapping[str, Any]) -> contextlib.AbstractContextManager[None]:
+    """A duplicate key on users can only be the email (the id is generated)."""
+    return _integrity_errors({_DUPLICATE_KEY: lambda: DuplicateEmail(values["email"])})
 
 
 # --------------------------------------------------------------------------- sessions
@@ -294,23 +314,23 @@ class SessionRepository(_Repository):
     def create(self, token: str, user_id: int) -> Row:
         key = _token(token)
         owner = _id("sessions.user_id", user_id)
-        try:
-            with self._write() as cursor:
-                cursor.execute("INSERT INTO sessions (token, user_id) VALUES (%s, %s)",
-                               (key, owner))
-                row = self._select(cursor, f"{_SESSION_SELECT} WHERE token = %s", key)
-        except pymysql.err.IntegrityError as exc:
-            if _error_code(exc) == _NO_PARENT_ROW:
-                raise NotFound("user", owner) from None
-            if _error_code(exc) == _DUPLICATE_KEY:
-                raise DuplicateToken from None
-            raise
+        errors = {_NO_PARENT_ROW: lambda: NotFound("user", owner), _DUPLICATE_KEY: DuplicateToken}
+        with _integrity_errors(errors), self._write() as cursor:
+            cursor.execute("INSERT INTO sessions (token, user_id) VALUES (%s, %s)", (key, owner))
+            row = self._select(cursor, f"{_SESSION_SELECT} WHERE token = %s", key)
         assert row is not None
         return row
 
     def get(self, token: str) -> Row | None:
+        return self._one(f"{_SESSION_SELECT} WHERE token = %s", _token(token))
+
+    def tokens_for_user(self, user_id: int) -> list[str]:
+        """The tokens (as stored) of every session of `user_id`: read them before deleting
+        the user, whose ON DELETE CASCADE removes the rows but not their cache entries."""
         with self._read() as cursor:
-            return self._select(cursor, f"{_SESSION_SELECT} WHERE token = %s", _token(token))
+            cursor.execute("SELECT token FROM sessions WHERE user_id = %s ORDER BY token",
+                           (_id("sessions.user_id", user_id),))
+            return [row["token"] for row in cursor.fetchall()]
 
     def touch(self, token: str, last_active: datetime) -> bool:
         """Record activity; False when the session does not exist."""
@@ -324,8 +344,7 @@ class SessionRepository(_Repository):
                                 key) is not None
 
     def delete(self, token: str) -> bool:
-        with self._write() as cursor:
-            return cursor.execute("DELETE FROM sessions WHERE token = %s", (_token(token),)) > 0
+        return self._delete("DELETE FROM sessions WHERE token = %s", _token(token))
 
 
 # --------------------------------------------------------------------------- stats

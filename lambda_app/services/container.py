@@ -134,7 +134,7 @@ def build_services(settings: Settings) -> Services:
         invalidator=invalidator,
         groups=groups,
         products=ProductService(product_repo, cache, product_entries, groups),
-        users=UserService(user_repo, user_entries, groups),
+        users=UserService(user_repo, user_entries, groups, sessions=session_store),
         sessions=SessionService(session_store),
         stats=StatsService(StatsRepository(db), AggregateCache(cache)),
         cache_admin=CacheAdminService(

@@ -14,6 +14,7 @@ from typing import Any
 
 from lambda_app.caching.cache_aside import Lookup
 from lambda_app.caching.invalidation import GroupVersions
+from lambda_app.caching.sessions import SessionStore
 from lambda_app.caching.write_through import WriteThrough
 from lambda_app.clients.valkey import VALKEY_ERRORS
 from lambda_app.data.repositories import Row, UserRepository
@@ -25,10 +26,19 @@ log = logging.getLogger(__name__)
 
 
 class UserService:
-    def __init__(self, repo: UserRepository, entries: WriteThrough, groups: GroupVersions) -> None:
+    def __init__(
+        self,
+        repo: UserRepository,
+        entries: WriteThrough,
+        groups: GroupVersions,
+        *,
+        sessions: SessionStore | None = None,
+    ) -> None:
         self.repo = repo
         self.entries = entries
         self.groups = groups
+        #: Whose cached sessions a user's deletion drops (None: they expire by write-back).
+        self.sessions = sessions
 
     def get(self, user_id: int) -> Lookup:
         """The user (``lookup.value``, None if unknown) and whether the cache answered."""
@@ -57,12 +67,17 @@ class UserService:
 
     def delete(self, user_id: int) -> None:
         """Delete the user (their sessions go with them in the database), then everything
-        cached about them: the row now, their group of derived entries in O(1)."""
+        cached about them: the row and their sessions now, their group of derived entries
+        in O(1)."""
         user_id = entity_id(user_id)
         with domain_errors():
+            # Before the delete: its ON DELETE CASCADE removes the session rows.
+            sessions = self.sessions.sessions_of(user_id) if self.sessions else []
             if not self.repo.delete(user_id):
                 raise NotFound("user", user_id)
         self.entries.invalidate(user_id)
+        if self.sessions is not None:
+            self.sessions.forget(sessions)
         try:
             self.groups.invalidate("user", user_id)
         except VALKEY_ERRORS as exc:

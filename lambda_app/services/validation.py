@@ -17,14 +17,11 @@ MAX_ID = 2**31 - 1  # MySQL INT
 
 def entity_id(value: object, field: str = "id") -> int:
     """A positive id that fits MySQL's INT."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise BadRequest(
-            f"{field}: expected a whole number from 1 to {MAX_ID}, got {value!r}", field
-        )
-    return value
+    return bounded(value, field, 1, MAX_ID)
 
 
 def bounded(value: object, field: str, low: int, high: int) -> int:
+    """A whole number (not a bool) from ``low`` to ``high``."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise BadRequest(
             f"{field}: expected a whole number from {low} to {high}, got {value!r}", field

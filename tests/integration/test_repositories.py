@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any, TypeVar
 
 import pytest
 
@@ -19,25 +20,23 @@ from scripts import servers
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def products(db) -> ProductRepository:
-    return ProductRepository(lambda: db)
+R = TypeVar("R")
 
 
-@pytest.fixture
-def users(db) -> UserRepository:
-    return UserRepository(lambda: db)
+def repository(cls: type[R]) -> Any:
+    """A fixture giving a ``cls`` repository on the test's (emptied) database."""
+
+    @pytest.fixture
+    def fixture(db: Any) -> R:
+        return cls(lambda: db)
+
+    return fixture
 
 
-@pytest.fixture
-def sessions(db) -> SessionRepository:
-    return SessionRepository(lambda: db)
-
-
-@pytest.fixture
-def stats(db) -> StatsRepository:
-    return StatsRepository(lambda: db)
+products = repository(ProductRepository)
+users = repository(UserRepository)
+sessions = repository(SessionRepository)
+stats = repository(StatsRepository)
 
 
 # --------------------------------------------------------------------------- products
@@ -108,6 +107,18 @@ def test_top_orders_by_views_or_sales(products):
         products.top(3, by="price")
 
 
+def test_top_ids_are_the_ids_of_top_in_the_same_order(products):
+    for views, sales in ((5, 1), (9, 0), (5, 7), (0, 3)):  # a tie on views: id breaks it
+        products.create(name="p", price=Decimal("1"), views=views, sales=sales)
+    for by in ("views", "sales"):
+        for n in (0, 1, 3, 10):
+            assert products.top_ids(n, by) == [row["id"] for row in products.top(n, by)]
+    with pytest.raises(InvalidValue, match="by"):
+        products.top_ids(3, by="price")
+    with pytest.raises(InvalidValue, match="n"):
+        products.top_ids(-1)
+
+
 def test_delete_reports_whether_a_row_went(products):
     row = products.create(name="gone", price=Decimal("2"))
     assert products.delete(row["id"]) is True
@@ -176,6 +187,21 @@ def test_deleting_a_user_deletes_their_sessions(users, sessions):
 
 
 # --------------------------------------------------------------------------- sessions
+
+
+def test_tokens_for_user_lists_only_that_users_sessions(users, sessions):
+    ada = users.create(name="Ada", email="ada@example.com")["id"]
+    bob = users.create(name="Bob", email="bob@example.com")["id"]
+    mine = sorted(secrets.token_hex(32) for _ in range(3))
+    for token in mine:
+        sessions.create(token, ada)
+    sessions.create(secrets.token_hex(32), bob)
+    assert sessions.tokens_for_user(ada) == mine
+    assert sessions.tokens_for_user(424242) == []
+    users.delete(ada)  # ON DELETE CASCADE
+    assert sessions.tokens_for_user(ada) == []
+    with pytest.raises(InvalidValue, match="user_id"):
+        sessions.tokens_for_user("1")  # type: ignore[arg-type]
 
 
 def test_session_lifecycle(users, sessions):

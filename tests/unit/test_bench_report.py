@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from bench import warming
 from bench.__main__ import BENCHMARKS
 from bench.cold_start import STDLIB, by_package, parse_importtime
+from bench.context import Context
 from bench.eviction import PolicyRun, _lfu_lead, ideal_hit_ratio
 from bench.rate_limit import boundary, max_in_span, scenarios
 from bench.report import (
@@ -27,6 +29,7 @@ from bench.report import (
     render_markdown,
     save_results,
 )
+from lambda_app.settings import Settings
 from scripts.ops.workload import ZipfSampler
 
 pytestmark = pytest.mark.unit
@@ -226,3 +229,44 @@ def test_importtime_parsing_sums_own_time_by_package():
     assert modules == [("_io", 100.0), ("pydantic.types", 200.0), ("pydantic", 300.0),
                        ("lambda_app.handlers.api", 50.0)]
     assert by_package(modules) == {"pydantic": 500.0, STDLIB: 100.0, "lambda_app": 50.0}
+
+
+# --------------------------------------------------------------------------- warming
+
+
+def warming_section(tmp_path, remotes):
+    ctx = Context(Settings.from_env({}), tmp_path)
+    median = {(warming.WRITES, warming.LOOP): 0.320, (warming.WRITES, warming.PIPELINED): 0.130,
+              (warming.WRITES, warming.PLAIN): 0.112, (warming.END_TO_END, warming.LOOP): 0.381,
+              (warming.END_TO_END, warming.PIPELINED): 0.272}
+    return warming._section(ctx, median, remotes, repeats=5, remote_repeats=3, batch=500,
+                            server=warming.Server(rtt=24.2e-6, lua_calls=200, lua_usec=186_000))
+
+
+def remote(one_way_ms: float, rtt: float, loop: float, warmer: float) -> warming.Remote:
+    return warming.Remote(one_way_ms, rtt, {warming.LOOP: loop, warming.PIPELINED: warmer,
+                                            warming.PLAIN: warmer * 0.8})
+
+
+def test_warming_reports_each_measured_round_trip_against_the_target(tmp_path):
+    result = warming_section(tmp_path, [remote(0.05, 0.00021, 2.9, 0.168),
+                                        remote(0.2, 0.00052, 6.5, 0.177)])
+    checks = [(c.target.split("(")[-1], c.met) for c in result.checks]
+    assert checks == [("cache writes, loopback, 24.2 µs RTT)", False),
+                      ("cache writes, 0.21 ms RTT, measured through a delay proxy)", False),
+                      ("cache writes, 0.52 ms RTT, measured through a delay proxy)", True)]
+    assert result.checks[2].measured == "36.7x (6,500 vs 177 ms)"
+    labels = [row[0] for row in result.tables[0].rows]
+    assert labels == ["loopback, 24.2 µs RTT"] * 5 + \
+        ["0.21 ms RTT (proxy, +0.05 ms each way)"] * 3 + \
+        ["0.52 ms RTT (proxy, +0.2 ms each way)"] * 3
+    assert "The *proxy* rows are measured, not modelled" in " ".join(result.notes)
+    assert result.headline.startswith("pipelined 17.3x at 0.21 ms RTT, 36.7x at 0.52 ms RTT")
+    assert (tmp_path / "warming.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_warming_without_the_proxy_says_why(tmp_path):
+    result = warming_section(tmp_path, [])
+    assert [c.met for c in result.checks] == [False]
+    assert "proxy rows were skipped" in result.notes[-1]
+    assert result.headline == "pipelined 2.46x over loopback (writes only), 1.40x end to end"

@@ -29,28 +29,22 @@ GIVE_UP_S = 5.0  # only so a broken invalidation fails instead of hanging
 REQUIRED_MS = 100.0
 
 
-@pytest.fixture(params=["standalone", pytest.param("cluster", marks=pytest.mark.cluster)])
-def backend(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
-    """(fixture client, factory of further independent clients with extra options)."""
-    opened: list[Any] = []
-    if request.param == "standalone":
-        client = request.getfixturevalue("valkey")
-        server = request.getfixturevalue("valkey_server")
-
-        def connect(**options: Any) -> Any:
-            return valkey.Valkey(host=server.host, port=server.port, socket_timeout=2, **options)
-    else:
-        client = request.getfixturevalue("cluster_client")
+@pytest.fixture
+def backend(any_valkey: Any, request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
+    """(the ``any_valkey`` client, factory of further independent clients with options)."""
+    if isinstance(any_valkey, ValkeyCluster):
         node = request.getfixturevalue("valkey_cluster").nodes[0]
-
-        def connect(**options: Any) -> Any:
-            return ValkeyCluster(host=node.host, port=node.port, socket_timeout=2, **options)
+        make, host, port = ValkeyCluster, node.host, node.port
+    else:
+        server = request.getfixturevalue("valkey_server")
+        make, host, port = valkey.Valkey, server.host, server.port
+    opened: list[Any] = []
 
     def factory(**options: Any) -> Any:
-        opened.append(connect(**options))
+        opened.append(make(host=host, port=port, socket_timeout=2, **options))
         return opened[-1]
 
-    yield client, factory
+    yield any_valkey, factory
     for extra in opened:
         extra.close()
 

@@ -35,10 +35,6 @@ AFTER_EXPIRY_S = 0.5
 PAUSE_S = 0.05  # between one caller's reads: steady traffic, not a busy loop
 
 
-@pytest.fixture(params=["standalone", pytest.param("cluster", marks=pytest.mark.cluster)])
-def client(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue("valkey" if request.param == "standalone" else "cluster_client")
-
 
 class CountingLoader:
     """Loads the product through the real repository; counts calls across threads."""
@@ -95,13 +91,13 @@ def run_hot_key(client: Any, strategy: str, loader: CountingLoader, key: str) ->
     return loader.calls, len(bad)
 
 
-def test_200_callers_on_an_expiring_hot_key(client, db):
+def test_200_callers_on_an_expiring_hot_key(any_valkey, db):
     row = ProductRepository(lambda: db).create(name="hot", price=Decimal("42.00"))
     loads = {}
     for strategy in ("none", "lock", "xfetch"):
         loader = CountingLoader(ProductRepository(lambda: db), row["id"])
         key = KeyBuilder("app").key("product", row["id"], strategy)
-        loads[strategy], bad = run_hot_key(client, strategy, loader, key)
+        loads[strategy], bad = run_hot_key(any_valkey, strategy, loader, key)
         assert bad == 0, f"{strategy}: {bad} failed or wrong reads"
     print(f"\ndatabase loads by 200 callers across expiry: {loads}")
     assert loads["none"] >= CALLERS // 2  # about 200: everyone who read after expiry
@@ -110,46 +106,46 @@ def test_200_callers_on_an_expiring_hot_key(client, db):
     assert loads["xfetch"] * 10 <= loads["none"]
 
 
-def test_lock_waiter_falls_back_when_the_holder_never_finishes(client):
-    cache = CacheAside(client, lock=RecomputeLock(client, wait_ms=100, poll_ms=5))
+def test_lock_waiter_falls_back_when_the_holder_never_finishes(any_valkey):
+    cache = CacheAside(any_valkey, lock=RecomputeLock(any_valkey, wait_ms=100, poll_ms=5))
     key = KeyBuilder("app").key("product", 1)
-    client.set(cache.keys.companion(key, "lock"), b"someone-else", px=60_000)
+    any_valkey.set(cache.keys.companion(key, "lock"), b"someone-else", px=60_000)
     look = cache.get("product", key, lambda: {"id": 1})
     assert look == ({"id": 1}, False, True, "loader")
     stats = cache.stats()["classes"]["product"]
     assert (stats["lock_waits"], stats["lock_fallbacks"], stats["loads"]) == (1, 1, 1)
 
 
-def test_lock_waiter_takes_over_when_the_holder_gave_up(client):
-    cache = CacheAside(client, lock=RecomputeLock(client, wait_ms=5_000, poll_ms=5))
+def test_lock_waiter_takes_over_when_the_holder_gave_up(any_valkey):
+    cache = CacheAside(any_valkey, lock=RecomputeLock(any_valkey, wait_ms=5_000, poll_ms=5))
     key = KeyBuilder("app").key("product", 2)
     lock_key = cache.keys.companion(key, "lock")
-    client.set(lock_key, b"failed-holder", px=50)  # its loader raised; the lease runs out
+    any_valkey.set(lock_key, b"failed-holder", px=50)  # its loader raised; the lease runs out
     look = cache.get("product", key, lambda: {"id": 2})
     assert look.source == "loader"
-    assert client.exists(lock_key) == 0  # released after the load
+    assert any_valkey.exists(lock_key) == 0  # released after the load
     assert cache.stats()["classes"]["product"]["lock_fallbacks"] == 0
 
 
-def test_lock_release_is_compare_and_delete(client):
-    lock = RecomputeLock(client)
+def test_lock_release_is_compare_and_delete(any_valkey):
+    lock = RecomputeLock(any_valkey)
     token = lock.acquire("app:lock:{x}")
     assert token is not None
     assert lock.acquire("app:lock:{x}") is None
     assert not lock.release("app:lock:{x}", "not-my-token")
     assert lock.release("app:lock:{x}", token)
     assert lock.acquire("app:lock:{x}") is not None
-    assert 0 < client.pttl("app:lock:{x}") <= 5_000  # the lease bounds a crashed holder
+    assert 0 < any_valkey.pttl("app:lock:{x}") <= 5_000  # the lease bounds a crashed holder
 
 
-def test_xfetch_recomputes_before_expiry(client):
+def test_xfetch_recomputes_before_expiry(any_valkey):
     """With a huge beta every hit is 'close to expiry': the caller recomputes."""
-    cache = CacheAside(client, xfetch_beta=1e9)
+    cache = CacheAside(any_valkey, xfetch_beta=1e9)
     key = KeyBuilder("app").key("price", 1)
     prices = iter([Decimal("1.00"), Decimal("2.00")])
     cache.get("price", key, lambda: next(prices))
     look = cache.get("price", key, lambda: next(prices))
     assert look == (Decimal("2.00"), False, True, "loader")
     assert cache.stats()["classes"]["price"]["early_recomputes"] == 1
-    steady = CacheAside(client)  # beta 1: far from expiry, a plain hit
+    steady = CacheAside(any_valkey)  # beta 1: far from expiry, a plain hit
     assert steady.get("price", key, lambda: Decimal("3.00")).hit

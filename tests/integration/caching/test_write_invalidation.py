@@ -15,10 +15,6 @@ pytestmark = pytest.mark.integration
 KEYS = KeyBuilder("t")
 
 
-@pytest.fixture(params=["standalone", "cluster"])
-def client(request):
-    return request.getfixturevalue("valkey" if request.param == "standalone" else "cluster_client")
-
 
 def fill(client, keys, ttl_ms=60_000):
     pipe = client.pipeline(transaction=False)
@@ -27,50 +23,50 @@ def fill(client, keys, ttl_ms=60_000):
     pipe.execute()
 
 
-def test_delete_unlinks_keys_in_any_slot_and_announces(client):
+def test_delete_unlinks_keys_in_any_slot_and_announces(any_valkey):
     announced: list[object] = []
-    inv = Invalidator(client, announce=announced.append)
+    inv = Invalidator(any_valkey, announce=announced.append)
     keys = [KEYS.key("product", i) for i in range(50)]
-    fill(client, keys)
+    fill(any_valkey, keys)
 
     assert inv.delete(*keys, KEYS.key("product", 999)) == 50
-    assert client.exists(*keys) == 0
+    assert any_valkey.exists(*keys) == 0
     assert announced == [(*keys, KEYS.key("product", 999))]
 
 
-def test_delete_matching_removes_only_the_pattern_on_every_primary(client):
+def test_delete_matching_removes_only_the_pattern_on_every_primary(any_valkey):
     users = [KEYS.key("user", i, "orders") for i in range(1_500)]
     others = [KEYS.key("product", i) for i in range(200)] + [KeyBuilder("other").key("user", 1)]
-    fill(client, users + others)
-    if isinstance(client, ValkeyCluster):  # the keys really are spread over the nodes
-        assert all(int(node.dbsize()) > 0 for node in primaries(client))
+    fill(any_valkey, users + others)
+    if isinstance(any_valkey, ValkeyCluster):  # the keys really are spread over the nodes
+        assert all(int(node.dbsize()) > 0 for node in primaries(any_valkey))
     batches: list[Sequence[str]] = []
-    inv = Invalidator(client, announce=batches.append, batch_size=100)
+    inv = Invalidator(any_valkey, announce=batches.append, batch_size=100)
 
     assert inv.delete_matching(KEYS.pattern("user")) == 1_500
 
-    assert client.exists(*users) == 0
-    assert client.exists(*others) == len(others)
+    assert any_valkey.exists(*users) == 0
+    assert any_valkey.exists(*others) == len(others)
     assert all(len(batch) <= 100 for batch in batches)
     assert sum(len(batch) for batch in batches) == 1_500
 
 
-def test_delete_matching_never_sends_keys(client):
-    fill(client, [KEYS.key("user", i) for i in range(20)])
-    for node in primaries(client):
+def test_delete_matching_never_sends_keys(any_valkey):
+    fill(any_valkey, [KEYS.key("user", i) for i in range(20)])
+    for node in primaries(any_valkey):
         node.config_resetstat()
 
-    Invalidator(client).delete_matching("t:user:*")
+    Invalidator(any_valkey).delete_matching("t:user:*")
 
-    for node in primaries(client):
+    for node in primaries(any_valkey):
         stats = node.info("commandstats")
         assert "cmdstat_keys" not in stats
         assert "cmdstat_scan" in stats
 
 
-def test_scan_batches_are_bounded(client):
-    fill(client, [KEYS.key("price", i) for i in range(300)])
-    batches = list(scan_primaries(client, "t:price:*", 64))
+def test_scan_batches_are_bounded(any_valkey):
+    fill(any_valkey, [KEYS.key("price", i) for i in range(300)])
+    batches = list(scan_primaries(any_valkey, "t:price:*", 64))
     assert sum(map(len, batches)) == 300
     assert max(map(len, batches)) <= 64
 
@@ -81,28 +77,28 @@ def test_delete_matching_refuses_match_everything(valkey, pattern):
         Invalidator(valkey).delete_matching(pattern)
 
 
-def test_group_invalidation_is_one_command_and_hides_every_key(client):
-    groups = GroupVersions(client, KEYS)
+def test_group_invalidation_is_one_command_and_hides_every_key(any_valkey):
+    groups = GroupVersions(any_valkey, KEYS)
     orders = groups.key("user", 42, "orders")
     profile = groups.key("user", 42, "profile")
     other = groups.key("user", 43, "orders")
-    fill(client, [orders, profile, other])
+    fill(any_valkey, [orders, profile, other])
     assert orders.startswith("t:user:{42}:v")
 
     new_version = groups.invalidate("user", 42)
 
     assert groups.key("user", 42, "orders") == f"t:user:{{42}}:v{new_version}.orders"
     assert groups.key("user", 42, "orders") != orders
-    assert client.get(groups.key("user", 42, "profile")) is None
+    assert any_valkey.get(groups.key("user", 42, "profile")) is None
     # the other group is untouched; the old entries remain only until their TTL
     assert groups.key("user", 43, "orders") == other
-    assert client.pttl(orders) > 0
+    assert any_valkey.pttl(orders) > 0
 
 
-def test_lost_group_version_comes_back_higher(client):
-    groups = GroupVersions(client, KEYS)
+def test_lost_group_version_comes_back_higher(any_valkey):
+    groups = GroupVersions(any_valkey, KEYS)
     before = groups.invalidate("user", 7)
-    client.delete(groups.version_key("user", 7))  # evicted, expired or flushed
+    any_valkey.delete(groups.version_key("user", 7))  # evicted, expired or flushed
     assert groups.version("user", 7) > before
 
 

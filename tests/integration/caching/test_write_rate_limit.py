@@ -17,10 +17,6 @@ LIMIT = 100
 T0 = float(1_800_000_000 - 1_800_000_000 % WINDOW)
 
 
-@pytest.fixture(params=["standalone", "cluster"])
-def client(request):
-    return request.getfixturevalue("valkey" if request.param == "standalone" else "cluster_client")
-
 
 def limiter(client, algorithm, limit=LIMIT, window=WINDOW):
     return RateLimiter(
@@ -35,8 +31,8 @@ def burst(rl, caller, start, seconds, count):
 
 
 @pytest.mark.parametrize("algorithm", ["fixed", "sliding"])
-def test_counts_down_then_refuses_with_retry_after(client, algorithm):
-    rl = limiter(client, algorithm, limit=5)
+def test_counts_down_then_refuses_with_retry_after(any_valkey, algorithm):
+    rl = limiter(any_valkey, algorithm, limit=5)
     now = T0 + 10
     decisions = [rl.check("alice", now=now) for _ in range(6)]
 
@@ -49,28 +45,28 @@ def test_counts_down_then_refuses_with_retry_after(client, algorithm):
 
 
 @pytest.mark.parametrize("algorithm", ["fixed", "sliding"])
-def test_counter_key_always_has_a_ttl(client, algorithm):
-    rl = limiter(client, algorithm, limit=3)
+def test_counter_key_always_has_a_ttl(any_valkey, algorithm):
+    rl = limiter(any_valkey, algorithm, limit=3)
     for _ in range(5):
         rl.check("bob")  # server clock
-    ttl = client.pttl(rl.key("bob"))
+    ttl = any_valkey.pttl(rl.key("bob"))
     assert 0 < ttl <= 2 * WINDOW * 1000
 
 
 @pytest.mark.parametrize("algorithm", ["fixed", "sliding"])
-def test_callers_are_counted_separately(client, algorithm):
-    rl = limiter(client, algorithm, limit=2)
+def test_callers_are_counted_separately(any_valkey, algorithm):
+    rl = limiter(any_valkey, algorithm, limit=2)
     for _ in range(2):
         rl.check("carol", now=T0)
     assert not rl.check("carol", now=T0).allowed
     assert rl.check("dave", now=T0).allowed
 
 
-def test_burst_across_a_window_boundary(client):
+def test_burst_across_a_window_boundary(any_valkey):
     """Fixed lets ~2x the limit through in two seconds; sliding at most 1.1x."""
     boundary = T0 + WINDOW
-    fixed = limiter(client, "fixed")
-    sliding = limiter(client, "sliding")
+    fixed = limiter(any_valkey, "fixed")
+    sliding = limiter(any_valkey, "sliding")
 
     fixed_allowed = burst(fixed, "eve", boundary - 1, 1, 150) + burst(
         fixed, "eve", boundary, 1, 150
@@ -84,8 +80,8 @@ def test_burst_across_a_window_boundary(client):
     assert LIMIT <= sliding_allowed <= 1.1 * LIMIT
 
 
-def test_sliding_window_weights_the_previous_window(client):
-    rl = limiter(client, "sliding", limit=10)
+def test_sliding_window_weights_the_previous_window(any_valkey):
+    rl = limiter(any_valkey, "sliding", limit=10)
     assert burst(rl, "frank", T0, 1, 10) == 10
     # half-way through the next window the previous 10 still weigh 5
     allowed = burst(rl, "frank", T0 + WINDOW + WINDOW / 2, 0.1, 10)
@@ -94,8 +90,8 @@ def test_sliding_window_weights_the_previous_window(client):
     assert burst(rl, "frank", T0 + 3 * WINDOW, 0.1, 10) == 10
 
 
-def test_fixed_window_resets_at_the_boundary(client):
-    rl = limiter(client, "fixed", limit=3)
+def test_fixed_window_resets_at_the_boundary(any_valkey):
+    rl = limiter(any_valkey, "fixed", limit=3)
     assert burst(rl, "gina", T0 + WINDOW - 1, 0.5, 5) == 3
     denied = rl.check("gina", now=T0 + WINDOW - 0.25)
     assert not denied.allowed
@@ -104,8 +100,8 @@ def test_fixed_window_resets_at_the_boundary(client):
 
 
 @pytest.mark.parametrize("algorithm", ["fixed", "sliding"])
-def test_late_clock_counts_in_the_newest_window(client, algorithm):
-    rl = limiter(client, algorithm, limit=2)
+def test_late_clock_counts_in_the_newest_window(any_valkey, algorithm):
+    rl = limiter(any_valkey, algorithm, limit=2)
     assert burst(rl, "hal", T0 + 2 * WINDOW, 0.1, 2) == 2
     # an app instance whose clock is a window behind must not reset the count
     assert not rl.check("hal", now=T0 + WINDOW + 1).allowed

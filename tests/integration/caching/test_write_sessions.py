@@ -32,10 +32,6 @@ class Clock:
         self.now += dt.timedelta(**delta)
 
 
-@pytest.fixture(params=["standalone", "cluster"])
-def client(request):
-    return request.getfixturevalue("valkey" if request.param == "standalone" else "cluster_client")
-
 
 @pytest.fixture
 def repo(db):
@@ -64,42 +60,42 @@ def touch_key(store, token):
     return KEYS.companion(value_key(store, token), "touch")
 
 
-def test_create_gives_a_256_bit_token_and_stores_only_its_digest(client, repo, clock, user_id):
-    store = make_store(client, repo, clock)
+def test_create_gives_a_256_bit_token_and_stores_only_its_digest(any_valkey, repo, clock, user_id):
+    store = make_store(any_valkey, repo, clock)
     token, session = store.create(user_id)
 
     assert len(token) == 43  # 32 random bytes, base64url
     assert (session.user_id, session.expires_in) == (user_id, 1800)
     assert repo.get(token[:43]) is None  # the token itself is stored nowhere...
     assert repo.get(hashlib.sha256(token.encode()).hexdigest()) is not None  # ...its digest is
-    names = [key for batch in scan_primaries(client, "*", 100) for key in batch]
+    names = [key for batch in scan_primaries(any_valkey, "*", 100) for key in batch]
     assert names and not any(token in key for key in names)
 
 
 def test_validate_right_after_create_is_a_hit_with_an_exact_30_minute_ttl(
-    client, repo, clock, user_id
+    any_valkey, repo, clock, user_id
 ):
-    store = make_store(client, repo, clock)
+    store = make_store(any_valkey, repo, clock)
     token, _ = store.create(user_id)
 
     session = store.validate(token)
 
     assert session.hit and session.user_id == user_id
-    assert 1_799_000 < client.pttl(value_key(store, token)) <= 1_800_000
+    assert 1_799_000 < any_valkey.pttl(value_key(store, token)) <= 1_800_000
 
 
-def test_validate_slides_the_expiry(client, repo, clock, user_id):
-    store = make_store(client, repo, clock)
+def test_validate_slides_the_expiry(any_valkey, repo, clock, user_id):
+    store = make_store(any_valkey, repo, clock)
     token, _ = store.create(user_id)
-    client.pexpire(value_key(store, token), 5_000)  # 25 idle minutes later
+    any_valkey.pexpire(value_key(store, token), 5_000)  # 25 idle minutes later
 
     store.validate(token)
 
-    assert client.pttl(value_key(store, token)) > 1_799_000
+    assert any_valkey.pttl(value_key(store, token)) > 1_799_000
 
 
-def test_last_active_is_written_back_at_most_once_a_minute(client, repo, clock, user_id):
-    store = make_store(client, repo, clock)
+def test_last_active_is_written_back_at_most_once_a_minute(any_valkey, repo, clock, user_id):
+    store = make_store(any_valkey, repo, clock)
     token, _ = store.create(user_id)
     created = repo.get(digest(token))["last_active"]
 
@@ -110,7 +106,7 @@ def test_last_active_is_written_back_at_most_once_a_minute(client, repo, clock, 
         store.validate(token)
     assert repo.get(digest(token))["last_active"] == first  # one write for all of them
 
-    client.delete(touch_key(store, token))  # the minute is over (the marker expired)
+    any_valkey.delete(touch_key(store, token))  # the minute is over (the marker expired)
     clock.now = later = created + dt.timedelta(seconds=70)
     store.validate(token)
     assert repo.get(digest(token))["last_active"] == later
@@ -132,10 +128,10 @@ def test_unknown_token_is_an_invalid_session_and_negatively_cached(valkey, repo,
     assert store.cache.metrics.snapshot()["session"]["loads"] == 1
 
 
-def test_session_idle_past_the_timeout_is_invalid_and_removed(client, repo, clock, user_id):
-    store = make_store(client, repo, clock)
+def test_session_idle_past_the_timeout_is_invalid_and_removed(any_valkey, repo, clock, user_id):
+    store = make_store(any_valkey, repo, clock)
     token, _ = store.create(user_id)
-    client.delete(value_key(store, token))  # the cache entry expired (30 idle minutes)
+    any_valkey.delete(value_key(store, token))  # the cache entry expired (30 idle minutes)
     clock.advance(minutes=32)
 
     with pytest.raises(InvalidSessionError):
@@ -143,10 +139,10 @@ def test_session_idle_past_the_timeout_is_invalid_and_removed(client, repo, cloc
     assert repo.get(digest(token)) is None
 
 
-def test_cache_miss_within_the_timeout_reloads_from_the_database(client, repo, clock, user_id):
-    store = make_store(client, repo, clock)
+def test_cache_miss_within_the_timeout_reloads_from_the_database(any_valkey, repo, clock, user_id):
+    store = make_store(any_valkey, repo, clock)
     token, _ = store.create(user_id)
-    client.delete(value_key(store, token))  # evicted
+    any_valkey.delete(value_key(store, token))  # evicted
     clock.advance(minutes=20)
 
     session = store.validate(token)
@@ -156,8 +152,8 @@ def test_cache_miss_within_the_timeout_reloads_from_the_database(client, repo, c
     assert store.validate(token).hit
 
 
-def test_delete_logs_out(client, repo, clock, user_id):
-    store = make_store(client, repo, clock)
+def test_delete_logs_out(any_valkey, repo, clock, user_id):
+    store = make_store(any_valkey, repo, clock)
     token, _ = store.create(user_id)
     store.validate(token)
 
@@ -169,19 +165,19 @@ def test_delete_logs_out(client, repo, clock, user_id):
 
 
 def test_session_deleted_in_the_database_is_noticed_at_the_next_write_back(
-    client, db, repo, clock, user_id
+    any_valkey, db, repo, clock, user_id
 ):
     """Deleting the user cascades to sessions in the database only; the cached session
     stops working at the next once-a-minute write-back."""
-    store = make_store(client, repo, clock)
+    store = make_store(any_valkey, repo, clock)
     token, _ = store.create(user_id)
     store.validate(token)
     UserRepository(lambda: db).delete(user_id)
 
-    client.delete(touch_key(store, token))  # a minute later
+    any_valkey.delete(touch_key(store, token))  # a minute later
     with pytest.raises(InvalidSessionError):
         store.validate(token)
-    assert client.get(value_key(store, token)) is None
+    assert any_valkey.get(value_key(store, token)) is None
 
 
 def test_session_keys_share_one_slot(cluster_client, repo, clock):

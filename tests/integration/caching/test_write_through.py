@@ -21,10 +21,6 @@ pytestmark = pytest.mark.integration
 KEYS = KeyBuilder("t")
 
 
-@pytest.fixture(params=["standalone", "cluster"])
-def client(request):
-    return request.getfixturevalue("valkey" if request.param == "standalone" else "cluster_client")
-
 
 @pytest.fixture
 def users(db):
@@ -42,8 +38,8 @@ def cached(wt, id):
     return None if raw is None else StringStorage(wt.client).parse(raw).value
 
 
-def test_read_after_create_is_a_hit_with_the_database_row(client, users):
-    wt = write_through(client, users)
+def test_read_after_create_is_a_hit_with_the_database_row(any_valkey, users):
+    wt = write_through(any_valkey, users)
     row = users.create(name="Ada", email="ada@example.com", age=36)
 
     assert wt.store(row["id"], row) == row
@@ -53,9 +49,9 @@ def test_read_after_create_is_a_hit_with_the_database_row(client, users):
     assert lookup.value == users.get(row["id"])  # created_at included, exact types
 
 
-def test_partial_update_caches_the_full_row(client, users):
+def test_partial_update_caches_the_full_row(any_valkey, users):
     """The source cached only the request's fields; the row lost email, age, created_at."""
-    wt = write_through(client, users)
+    wt = write_through(any_valkey, users)
     row = users.create(name="Ada", email="ada@example.com", age=36)
     wt.store(row["id"], row)
 
@@ -66,8 +62,8 @@ def test_partial_update_caches_the_full_row(client, users):
     assert wt.get(row["id"]).hit
 
 
-def test_miss_loads_once_then_hits_and_counts(client, users):
-    wt = write_through(client, users)
+def test_miss_loads_once_then_hits_and_counts(any_valkey, users):
+    wt = write_through(any_valkey, users)
     row = users.create(name="Bob", email="bob@example.com")
 
     first, second = wt.get(row["id"]), wt.get(row["id"])
@@ -78,14 +74,14 @@ def test_miss_loads_once_then_hits_and_counts(client, users):
     assert (stats["hits"], stats["misses"], stats["loads"]) == (1, 1, 1)
 
 
-def test_unknown_id_is_negatively_cached_until_created(client, users):
-    wt = write_through(client, users)
+def test_unknown_id_is_negatively_cached_until_created(any_valkey, users):
+    wt = write_through(any_valkey, users)
     assert wt.get(999).found is False
     assert wt.get(999) == (None, True, False, "cache")
 
 
-def test_delete_invalidates(client, users):
-    wt = write_through(client, users)
+def test_delete_invalidates(any_valkey, users):
+    wt = write_through(any_valkey, users)
     row = users.create(name="Cy", email="cy@example.com")
     wt.store(row["id"], row)
 
@@ -95,7 +91,7 @@ def test_delete_invalidates(client, users):
     assert wt.get(row["id"]).value is None
 
 
-def test_stale_fill_after_a_concurrent_write_is_refused(client, users):
+def test_stale_fill_after_a_concurrent_write_is_refused(any_valkey, users):
     """Reader misses and reads the old row; a writer commits and stores before the
     reader's fill. Without leases the reader would cache the old row for a TTL."""
     row = users.create(name="Old", email="old@example.com")
@@ -108,9 +104,9 @@ def test_stale_fill_after_a_concurrent_write_is_refused(client, users):
             writer.store(user_id, users.update(user_id, name="New"))
         return loaded
 
-    reader = write_through(client, users)
+    reader = write_through(any_valkey, users)
     reader._load = load_then_race
-    writer = write_through(client, users)
+    writer = write_through(any_valkey, users)
 
     lookup = reader.get(row["id"])
 
@@ -119,8 +115,8 @@ def test_stale_fill_after_a_concurrent_write_is_refused(client, users):
     assert reader.get(row["id"]).value["name"] == "New"
 
 
-def test_writers_finishing_out_of_order_leave_the_newest_row(client, users):
-    wt = write_through(client, users)
+def test_writers_finishing_out_of_order_leave_the_newest_row(any_valkey, users):
+    wt = write_through(any_valkey, users)
     row = users.create(name="v0", email="v@example.com")
     first = users.update(row["id"], name="v1")
     second = users.update(row["id"], name="v2")
@@ -236,16 +232,16 @@ def hammer(client, wt, repo, ids, *, threads=8, ops=1_000, rounds=10):
     return errors, stale
 
 
-def test_concurrent_readers_and_writers_never_leave_the_cache_older(client, db, app_settings):
+def test_concurrent_readers_and_writers_never_leave_the_cache_older(any_valkey, db, app_settings):
     """8 threads x 1,000 interleaved reads, writes and evictions on 20 keys; whenever they
     stop, every cached key equals its database row."""
     bootstrap = UserRepository(lambda: db)
     ids = [bootstrap.create(name="u0", email=f"u{i}@example.com")["id"] for i in range(20)]
     database = Database(app_settings.db)  # one connection per thread
     repo = UserRepository(database)
-    wt = write_through(client, repo)
+    wt = write_through(any_valkey, repo)
 
-    errors, stale = hammer(client, wt, repo, ids)
+    errors, stale = hammer(any_valkey, wt, repo, ids)
 
     assert errors == []
     assert stale == [{}] * 10

@@ -20,10 +20,6 @@ pytestmark = pytest.mark.integration
 KEYS = KeyBuilder("t")
 
 
-@pytest.fixture(params=["standalone", "cluster"])
-def client(request):
-    return request.getfixturevalue("valkey" if request.param == "standalone" else "cluster_client")
-
 
 @pytest.fixture
 def products(db):
@@ -38,27 +34,27 @@ def make(repo, n):
     return [repo.create(name=f"P{i}", price=Decimal("9.99") + i, views=i)["id"] for i in range(n)]
 
 
-def test_warm_stores_rows_the_cache_aside_reader_hits(client, products):
+def test_warm_stores_rows_the_cache_aside_reader_hits(any_valkey, products):
     ids = make(products, 30)
-    report = Warmer(client, keys=KEYS, batch_size=8).warm(
+    report = Warmer(any_valkey, keys=KEYS, batch_size=8).warm(
         "product", "product", ids, by_id(products)
     )
 
     assert (report.warmed, report.skipped, report.missing, report.batches) == (30, 0, 0, 4)
     assert report.seconds > 0
-    reader = CacheAside(client, keys=KEYS)
+    reader = CacheAside(any_valkey, keys=KEYS)
     lookup = reader.get("product", KEYS.key("product", ids[3]), lambda: pytest.fail("loaded"))
     assert lookup.hit and lookup.value == products.get(ids[3])  # Decimal, datetime intact
-    ttl = client.pttl(KEYS.key("product", ids[3]))
+    ttl = any_valkey.pttl(KEYS.key("product", ids[3]))
     assert 3_600_000 * 0.9 <= ttl <= 3_600_000 * 1.1  # the product TTL, jittered
 
 
-def test_skip_fresh_leaves_fresh_keys_and_rewarms_aging_ones(client, products):
+def test_skip_fresh_leaves_fresh_keys_and_rewarms_aging_ones(any_valkey, products):
     ids = make(products, 10)
-    warmer = Warmer(client, keys=KEYS)
+    warmer = Warmer(any_valkey, keys=KEYS)
     warmer.warm("product", "product", ids, by_id(products))
     for product_id in ids[:3]:  # these have less than half their TTL left
-        client.pexpire(KEYS.key("product", product_id), 60_000)
+        any_valkey.pexpire(KEYS.key("product", product_id), 60_000)
     loaded = []
 
     def load(wanted):
@@ -69,22 +65,23 @@ def test_skip_fresh_leaves_fresh_keys_and_rewarms_aging_ones(client, products):
 
     assert (report.warmed, report.skipped) == (3, 7)
     assert sorted(loaded) == sorted(ids[:3])  # fresh keys are not even read from the database
-    assert client.pttl(KEYS.key("product", ids[0])) > 60_000
+    assert any_valkey.pttl(KEYS.key("product", ids[0])) > 60_000
 
 
-def test_missing_rows_are_reported(client, products):
+def test_missing_rows_are_reported(any_valkey, products):
     ids = make(products, 3)
-    report = Warmer(client, keys=KEYS).warm("product", "product", [*ids, 9_999], by_id(products))
+    warmer = Warmer(any_valkey, keys=KEYS)
+    report = warmer.warm("product", "product", [*ids, 9_999], by_id(products))
     assert (report.warmed, report.missing) == (3, 1)
-    assert client.exists(KEYS.key("product", 9_999)) == 0
+    assert any_valkey.exists(KEYS.key("product", 9_999)) == 0
 
 
-def test_a_write_during_the_warm_wins(client, products):
+def test_a_write_during_the_warm_wins(any_valkey, products):
     """The warm reads a row, a write commits and refreshes the cache, then the warm's
     fill arrives: it must not put the older row back."""
     ids = make(products, 5)
     writer = WriteThrough(
-        client, resource="product", data_class="product", load=products.get, keys=KEYS
+        any_valkey, resource="product", data_class="product", load=products.get, keys=KEYS
     )
 
     def load_then_race(wanted):
@@ -92,10 +89,10 @@ def test_a_write_during_the_warm_wins(client, products):
         writer.store(ids[2], products.update(ids[2], name="renamed"))
         return rows
 
-    report = Warmer(client, keys=KEYS).warm("product", "product", ids, load_then_race)
+    report = Warmer(any_valkey, keys=KEYS).warm("product", "product", ids, load_then_race)
 
     assert (report.warmed, report.fenced) == (4, 1)
-    cached = StringStorage(client).parse(client.get(KEYS.key("product", ids[2]))).value
+    cached = StringStorage(any_valkey).parse(any_valkey.get(KEYS.key("product", ids[2]))).value
     assert cached["name"] == "renamed"
 
 

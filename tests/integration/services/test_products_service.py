@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from lambda_app.services.errors import BadRequest, NotFound, Unavailable
+from tests.integration.caching.races import race
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +30,26 @@ def test_cold_get_misses_then_hits(services, db):
     first, second = services.products.get(row["id"]), services.products.get(row["id"])
     assert (first.hit, first.source, second.hit) == (False, "loader", True)
     assert first.value == second.value == row
+
+
+def test_a_get_racing_an_update_never_leaves_the_old_row_cached(any_services, monkeypatch):
+    """The GET misses and reads the row; the update commits and refreshes the entry
+    before the GET's fill: the fill is fenced off, the new row stays cached."""
+    products = any_services.products
+    row = products.repo.create(name="old", price=Decimal("1.00"))  # not cached yet
+    read_row = products.repo.get  # the write side's read-back keeps using this one
+
+    def get(load):
+        monkeypatch.setattr(products.repo, "get", lambda _id: load())
+        return products.get(row["id"])
+
+    lookup = race(get, lambda: read_row(row["id"]),
+                  lambda: products.update(row["id"], {"name": "new"}))
+    monkeypatch.undo()
+
+    assert lookup.value["name"] == "old"
+    after = products.get(row["id"])
+    assert after.hit and after.value == read_row(row["id"])
 
 
 def test_update_refreshes_the_cached_entry(any_services):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_app.services.errors import BadRequest, Conflict, NotFound, Unavailable
+from lambda_app.caching.sessions import digest
+from lambda_app.services.errors import BadRequest, Conflict, InvalidSession, NotFound, Unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +37,25 @@ def test_delete_then_get_is_not_found_and_cached_as_such(any_services):
         any_services.users.delete(row["id"])
     with pytest.raises(NotFound):
         any_services.users.update(row["id"], {"name": "Ghost"})
+
+
+def test_deleting_a_user_drops_their_cached_sessions_at_once(any_services):
+    """The cascade deletes the session rows; their cache entries go with the user too,
+    instead of staying valid until a write-back notices (up to a minute)."""
+    row, other = ada(any_services), ada(any_services, "other@example.com")
+    theirs = [any_services.sessions.create(row["id"])["token"] for _ in range(2)]
+    kept = any_services.sessions.create(other["id"])["token"]
+    for token in (*theirs, kept):
+        assert any_services.sessions.validate(token)["hit"]  # cached, write-back marked
+    store = any_services.sessions.store
+
+    any_services.users.delete(row["id"])
+
+    for token in theirs:
+        assert any_services.client.get(store.cache.key(digest(token))) is None
+        with pytest.raises(InvalidSession):
+            any_services.sessions.validate(token)
+    assert any_services.sessions.validate(kept)["hit"]
 
 
 def test_duplicate_email_is_a_conflict_and_leaves_the_cache_alone(services):

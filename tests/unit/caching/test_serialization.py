@@ -15,6 +15,7 @@ from lambda_app.caching.serialization import (
     Codec,
     SerializationError,
     ValueTooLargeError,
+    _walked,
     decode,
     encode,
 )
@@ -79,6 +80,18 @@ def test_round_trip_through_compression(value):
     except ValueTooLargeError:
         return
     assert same(codec.loads(payload), value)
+
+
+flat_scalars = scalars.filter(lambda value: not isinstance(value, bytearray))
+rows = st.dictionaries(st.text(max_size=5), flat_scalars, max_size=8)
+fast_values = rows | st.lists(rows | flat_scalars, max_size=4) | flat_scalars
+
+
+@given(fast_values)
+def test_the_fast_path_writes_the_walks_bytes(value):
+    """Rows, lists of rows and scalars skip the walk; the payload must not change."""
+    assert encode(value) == _walked(value)
+    assert same(decode(encode(value)), value)
 
 
 def test_pymysql_row_round_trips():
