@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lambda_app.observability import MetricUnit, logger, metrics, traced
+from lambda_app.observability import MetricUnit, flush_metrics, logger, metrics, traced
 from lambda_app.services.errors import BadRequest
 
 DEFAULT_TOP = 100
@@ -58,7 +58,7 @@ def run(event: Any) -> dict[str, Any]:
 
 
 @traced
-@metrics.log_metrics
+@flush_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge scheduled-event entry point; raises (and logs) when the warm failed."""
