@@ -2,7 +2,8 @@
 
 1. :func:`rate_limit` - per caller (``X-Api-Key``, else source IP), every route but
    ``/health``; the ``RateLimit-*`` headers go on every limited answer, errors included.
-2. :func:`check_body` - 64 KB cap (413), JSON only (415), well-formed UTF-8 JSON (400),
+2. :func:`check_body` - 64 KB cap (413), JSON only (415; a body declared as form or
+   plain text, as ``curl -d`` sends it, is read as JSON), well-formed UTF-8 JSON (400),
    before anything parses it.
 3. Powertools' OpenAPI request validation, then response validation (around the route).
 
@@ -86,12 +87,18 @@ def _content_type(app: APIGatewayHttpResolver) -> str:
     return value.split(";", 1)[0].strip().lower()
 
 
-def _lowercase_media_type(app: APIGatewayHttpResolver) -> None:
-    """Media types are case-insensitive; Powertools' body parser compares them as is."""
+#: Declared types whose body is read as JSON anyway: what ``curl -d`` and ``requests``'
+#: ``data=`` send by default. Anything else (multipart, XML, binary) is refused with 415.
+LENIENT_MEDIA_TYPES = ("", "application/json", "application/x-www-form-urlencoded", "text/plain")
+
+
+def _declare_json(app: APIGatewayHttpResolver) -> None:
+    """Powertools parses the body by its declared type (and compares it case-sensitively);
+    once accepted here, the body is JSON whatever the client called it."""
     headers = app.current_event.raw_event.get("headers") or {}
-    for name, value in headers.items():
-        if name.lower() == "content-type" and not value.startswith("application/json"):
-            headers[name] = value.strip().lower()
+    for name in list(headers):
+        if name.lower() == "content-type":
+            headers[name] = "application/json"
 
 
 def _raw_body(app: APIGatewayHttpResolver) -> bytes:
@@ -121,9 +128,9 @@ def check_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> 
     if not _takes_body(app):
         return next_middleware(app)
     # Checked even without a body: Powertools would try to parse e.g. multipart anyway.
-    if _content_type(app) not in ("", "application/json"):
+    if _content_type(app) not in LENIENT_MEDIA_TYPES:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    _lowercase_media_type(app)
+    _declare_json(app)
     try:
         text = raw.decode("utf-8")
         if text:

@@ -65,13 +65,25 @@ def test_a_base64_body_is_decoded_like_api_gateway_does(api, caller) -> None:
 
 
 @pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/octet-stream", "multipart/form-data",
-                     "application/x-www-form-urlencoded"],
+    "content_type", ["application/octet-stream", "multipart/form-data", "application/xml"],
 )
 def test_bodies_must_be_json(api, caller, content_type) -> None:
     answer = call("POST", "/products", raw=b'{"name": "x", "price": 1}',
                   headers={"Content-Type": content_type}, api_key=caller)
     _is_error(answer, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "text/plain; charset=utf-8"]
+)
+def test_curl_style_bodies_are_read_as_json(api, caller, content_type) -> None:
+    # curl -d and requests' data= declare form or text; the body is JSON all the same.
+    answer = call("POST", "/products", raw=b'{"name": "curl", "price": "2.50"}',
+                  headers={"Content-Type": content_type}, api_key=caller)
+    assert answer.status == 201
+    malformed = call("POST", "/products", raw=b"name=curl&price=2.50",
+                     headers={"Content-Type": content_type}, api_key=caller)
+    _is_error(malformed, 400, "malformed_json")
 
 
 def test_json_with_charset_any_case_or_no_content_type_is_accepted(api, caller) -> None:
