@@ -41,7 +41,8 @@ INTRO = (
     "Produced by `make bench` (local valkey-server and MariaDB from "
     "`python -m scripts.local_stack up`, then `python -m bench`); one benchmark: "
     "`python -m bench --only NAME`. Every figure below was measured on the machine "
-    "described next, over loopback, while other work shared its CPUs: absolute "
+    "described next, over loopback (the warming benchmark also through a loopback "
+    "proxy that adds a network-like round trip), while other work shared its CPUs: absolute "
     "timings vary from run to run, ratios taken within one run are the stable part. "
     "Targets are reported, never asserted (tests assert behaviour, benchmarks print "
     "figures).",
