@@ -35,7 +35,6 @@ REQUIREMENTS = Path("requirements") / "lambda.txt"
 #: Where the RDS CA bundle lands in the asset (and so under /var/task in Lambda).
 RDS_CA_BUNDLE = "certs/rds-ca-bundle.pem"
 LAMBDA_TASK_ROOT = "/var/task"
-_IGNORED = ("__pycache__", "*.pyc", "*.pyo", "tests", ".pytest_cache", ".mypy_cache", "*.egg-info")
 _PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
 
 
@@ -85,9 +84,7 @@ class LocalPythonBundler:
     def try_bundle(self, output_dir: str, *_args: Any, **_options: Any) -> bool:
         """Called by CDK with an empty ``output_dir``; returns True (bundled locally)."""
         out = Path(output_dir)
-        shutil.copytree(
-            self._root / PACKAGE, out / PACKAGE, ignore=shutil.ignore_patterns(*_IGNORED)
-        )
+        shutil.copytree(self._root / PACKAGE, out / PACKAGE, ignore=_ignored_names)
         if self._install:
             self._pip_install(out)
             _precompile(out)
@@ -190,9 +187,16 @@ def _precompile(out: Path) -> None:
 
 
 def _is_ignored(relative: Path) -> bool:
+    """Caches, build metadata, bytecode, tests and dotfiles: neither hashed nor copied."""
     return any(
-        part in {"__pycache__", "tests"} or part.startswith(".") for part in relative.parts
+        part in {"__pycache__", "tests"} or part.startswith(".") or part.endswith(".egg-info")
+        for part in relative.parts
     ) or relative.suffix in (".pyc", ".pyo")
+
+
+def _ignored_names(_directory: str, names: list[str]) -> set[str]:
+    """``copytree``'s ignore callback, so the copy leaves out exactly what the hash skips."""
+    return {name for name in names if _is_ignored(Path(name))}
 
 
 def _download_pem(url: str, target: Path) -> None:

@@ -254,12 +254,18 @@ class _Section:
         return f"{self._path}.{name}", self._values.get(name), False
 
     def _get(
-        self, name: str, default: T, parse: Callable[[str, Any, bool], T], *, required: bool
+        self,
+        name: str,
+        default: T,
+        parse: Callable[[str, Any, bool], T],
+        *,
+        required: str | None = None,
     ) -> T:
+        """``required``: what the key accepts, for a key that has no default."""
         key, raw, from_cli = self._key(name)
         if raw is None and not from_cli:
-            if required:
-                raise ConfigError(key, "missing", "see docs/infra.md for this key")
+            if required is not None:
+                raise ConfigError(key, "missing", required)
             return default
         return parse(key, raw, from_cli)
 
@@ -277,7 +283,7 @@ class _Section:
                 raise ConfigError(key, f"invalid value {raw!r}", allowed)
             return raw
 
-        return self._get(name, default, parse, required=required)
+        return self._get(name, default, parse, required=allowed if required else None)
 
     def optional_text(self, name: str, *, pattern: re.Pattern[str], allowed: str) -> str | None:
         def parse(key: str, raw: Any, cli: bool) -> str | None:
@@ -287,7 +293,7 @@ class _Section:
                 raise ConfigError(key, f"invalid value {raw!r}", allowed)
             return raw
 
-        return self._get(name, None, parse, required=False)
+        return self._get(name, None, parse)
 
     def choice(self, name: str, default: T, allowed: tuple[T, ...]) -> T:
         def parse(key: str, raw: Any, cli: bool) -> T:
@@ -298,17 +304,10 @@ class _Section:
                 key, f"unknown value {raw!r}", "one of " + ", ".join(str(a) for a in allowed)
             )
 
-        return self._get(name, default, parse, required=False)
+        return self._get(name, default, parse)
 
     def flag(self, name: str, default: bool) -> bool:
-        def parse(key: str, raw: Any, _cli: bool) -> bool:
-            if isinstance(raw, bool):
-                return raw
-            if isinstance(raw, str) and raw.strip().lower() in _TRUE + _FALSE:
-                return raw.strip().lower() in _TRUE
-            raise ConfigError(key, f"invalid value {raw!r}", "true or false")
-
-        return self._get(name, default, parse, required=False)
+        return self._get(name, default, lambda key, raw, _cli: _parse_flag(key, raw))
 
     def whole(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
         value = self.optional_whole(name, minimum=minimum, maximum=maximum, nullable=False)
@@ -330,7 +329,7 @@ class _Section:
                 raise ConfigError(key, f"invalid value {raw!r}", allowed)
             return raw
 
-        return self._get(name, None, parse, required=False)
+        return self._get(name, None, parse)
 
     def text_list(
         self, name: str, default: tuple[str, ...], *, item: Callable[[str, str], str]
@@ -342,7 +341,7 @@ class _Section:
                 raise ConfigError(key, f"invalid value {raw!r}", "a list of strings")
             return tuple(item(key, v) for v in raw)
 
-        return self._get(name, default, parse, required=False)
+        return self._get(name, default, parse)
 
     def mapping(self, name: str, *, allowed_keys: tuple[str, ...]) -> dict[str, str]:
         key, raw, _cli = self._key(name)
@@ -644,7 +643,11 @@ def _monitoring(s: _Section) -> MonitoringConfig:
 
 def read_flag(context: Mapping[str, Any], key: str, default: bool) -> bool:
     """A boolean context flag such as ``bundle`` (``-c bundle=false`` arrives as a string)."""
-    raw = context.get(key, default)
+    return _parse_flag(key, context.get(key, default))
+
+
+def _parse_flag(key: str, raw: Any) -> bool:
+    """JSON booleans from cdk.json; true/false, 1/0, yes/no, on/off strings from ``-c``."""
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, str) and raw.strip().lower() in _TRUE + _FALSE:

@@ -6,6 +6,8 @@ and its replica behave differently (CPU, replication lag), so they are not avera
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
@@ -25,7 +27,7 @@ HEIGHT = 6
 
 def _graph(
     title: str,
-    left: list[cw.IMetric],
+    left: Sequence[cw.IMetric],
     *,
     unit: str = "",
     stacked: bool = False,
@@ -63,24 +65,20 @@ class OperationsDashboard(Construct):
             )
         )
         self.dashboard.add_widgets(
-            _graph(
-                "Cache hit rate", list(node_metrics(cache, "CacheHitRate", "Average")), unit="%"
-            ),
-            _graph("Evictions", list(node_metrics(cache, "Evictions", "Sum"))),
-            _graph(
-                "Engine CPU", list(node_metrics(cache, "EngineCPUUtilization", "Maximum")), unit="%"
-            ),
+            _graph("Cache hit rate", node_metrics(cache, "CacheHitRate", "Average"), unit="%"),
+            _graph("Evictions", node_metrics(cache, "Evictions", "Sum")),
+            _graph("Engine CPU", node_metrics(cache, "EngineCPUUtilization", "Maximum"), unit="%"),
         )
         self.dashboard.add_widgets(
             _graph(
                 "Cache memory used",
-                list(node_metrics(cache, "DatabaseMemoryUsagePercentage", "Maximum")),
+                node_metrics(cache, "DatabaseMemoryUsagePercentage", "Maximum"),
                 unit="%",
             ),
-            _graph("Cache connections", list(node_metrics(cache, "CurrConnections", "Maximum"))),
+            _graph("Cache connections", node_metrics(cache, "CurrConnections", "Maximum")),
             _graph(
                 "Replication lag",
-                list(node_metrics(cache, "ReplicationLag", "Maximum")),
+                node_metrics(cache, "ReplicationLag", "Maximum"),
                 unit="seconds",
             ),
         )
@@ -151,7 +149,7 @@ class OperationsDashboard(Construct):
             ),
             _graph(
                 "App hit rate by data class",
-                list(app_hit_rates(resources)),
+                app_hit_rates(resources),
                 unit="%",
                 width=12,
             ),

@@ -24,6 +24,11 @@ from infra.nag import acknowledge
 PROXY_PORT = 3306
 
 
+def client_port(config: MysqlConfig) -> int:
+    """The port the functions connect to: the proxy's when there is one, else the instance's."""
+    return PROXY_PORT if config.proxy else config.port
+
+
 @dataclass(frozen=True)
 class DatabaseEndpoint:
     """What a client needs to connect; rendered into the functions' settings."""
@@ -132,7 +137,7 @@ class MysqlDatabase(Construct):
             )
         self.endpoint = DatabaseEndpoint(
             host=self.proxy.endpoint if self.proxy else self.instance.db_instance_endpoint_address,
-            port=PROXY_PORT if self.proxy else config.port,
+            port=client_port(config),
             name=config.database_name,
             secret_arn=self.secret.secret_arn,
             via_proxy=self.proxy is not None,

@@ -7,6 +7,7 @@ from typing import Any
 from constructs import Construct
 
 from infra.config import AppConfig
+from infra.constructs.mysql_database import client_port
 from infra.constructs.network import Network
 from infra.stacks.base import ConfiguredStack
 
@@ -27,6 +28,6 @@ class NetworkStack(ConfiguredStack):
             "Network",
             config=config.network,
             cache_port=config.valkey.port,
-            database_port=3306 if config.mysql.proxy else config.mysql.port,
+            database_port=client_port(config.mysql),
             removal_policy=config.removal_policy,
         )

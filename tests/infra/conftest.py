@@ -16,8 +16,11 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, assertions
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
 
 from infra.config import AppConfig, load_config
+from infra.constructs.mysql_database import client_port
 from infra.constructs.network import Network
 from infra.deployment import PROJECT_ROOT, Deployment, build
 from infra.nag import add_nag_checks
@@ -56,6 +59,14 @@ class Synthesized:
 
     def template(self, stack_id: str) -> assertions.Template:
         return assertions.Template.from_json(self.templates[stack_id])
+
+    def function_environment(self, handler: str) -> dict[str, Any]:
+        """The environment variables of the Api stack's function with this handler."""
+        functions = self.template("Api").find_resources(
+            "AWS::Lambda::Function", {"Properties": {"Handler": handler}}
+        )
+        (function,) = functions.values()
+        return dict(function["Properties"]["Environment"]["Variables"])
 
 
 def synthesize(outdir: Path, env: str, **overrides: Any) -> Synthesized:
@@ -117,9 +128,33 @@ def construct_stack(tmp_path: Path) -> Callable[..., ConstructStack]:
             "Network",
             config=config.network,
             cache_port=config.valkey.port,
-            database_port=config.mysql.port,
+            database_port=client_port(config.mysql),
             removal_policy=config.removal_policy,
         )
         return ConstructStack(app, stack, network, config)
 
     return make
+
+
+def inline_function(scope: Construct, construct_id: str, handler: str) -> lambda_.Function:
+    """A stand-in function for constructs that only need something to invoke."""
+    return lambda_.Function(
+        scope,
+        construct_id,
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler=handler,
+        code=lambda_.Code.from_inline("def handler(event, context): return {}"),
+    )
+
+
+def properties_of(
+    template: assertions.Template, resource_type: str, logical_id_prefix: str
+) -> dict[str, Any]:
+    """Properties of the one resource of this type whose logical id starts with the prefix
+    (the construct path), for checks other resources of the same type could satisfy."""
+    (properties,) = [
+        resource["Properties"]
+        for logical_id, resource in template.find_resources(resource_type).items()
+        if logical_id.startswith(logical_id_prefix)
+    ]
+    return dict(properties)

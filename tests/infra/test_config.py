@@ -172,7 +172,9 @@ def test_settings_accept_only_tunable_contract_names() -> None:
 def test_missing_region_is_reported() -> None:
     context = cdk_context()
     del context["environments"]["dev"]["region"]
-    with pytest.raises(ConfigError, match=r"environments\.dev\.region': missing"):
+    with pytest.raises(
+        ConfigError, match=r"environments\.dev\.region': missing; allowed: an AWS region name"
+    ):
         load_config(context)
 
 

@@ -82,6 +82,7 @@ def test_app_emf_hits_and_misses_per_data_class(dev: Synthesized) -> None:
         for data_class in METRIC_DATA_CLASSES
     }
     service_dimension = [m for m in metrics if m and m[0] == "ValkeyCaching" and "service" in m]
+    assert service_dimension
     assert all(m[m.index("service") + 1] == "valkey-caching" for m in service_dimension)
     expressions = [
         m[0]["expression"] for m in metrics if m and isinstance(m[0], dict) and "expression" in m[0]

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
 from infra.constructs.migration import RESOURCE_TYPE, MigrationRunner
 
-from .conftest import ConstructStack
+from .conftest import ConstructStack, inline_function
 
 pytestmark = pytest.mark.infra
 
@@ -18,13 +17,7 @@ pytestmark = pytest.mark.infra
 @pytest.fixture
 def template(construct_stack: Callable[..., ConstructStack]) -> Template:
     built = construct_stack()
-    migrate = lambda_.Function(
-        built.stack,
-        "Migrate",
-        runtime=lambda_.Runtime.PYTHON_3_14,
-        handler="lambda_app.handlers.migrate.handler",
-        code=lambda_.Code.from_inline("def handler(event, context): return {}"),
-    )
+    migrate = inline_function(built.stack, "Migrate", "lambda_app.handlers.migrate.handler")
     MigrationRunner(
         built.stack,
         "Migration",

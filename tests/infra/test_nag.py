@@ -108,12 +108,7 @@ def test_config_alternatives_are_nag_and_lint_clean(alternatives: Synthesized) -
     alternatives.template("Monitoring").has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
     )
-    environment = next(
-        f["Properties"]["Environment"]["Variables"]
-        for f in alternatives.templates["Api"]["Resources"].values()
-        if f["Type"] == "AWS::Lambda::Function"
-        and f["Properties"].get("Handler") == "lambda_app.handlers.api.handler"
-    )
+    environment = alternatives.function_environment("lambda_app.handlers.api.handler")
     assert environment["VALKEY_AUTH"] == "password"
     assert environment["VALKEY_CLUSTER"] == "true"
     assert "ConfigurationEndPoint" in json.dumps(environment["VALKEY_HOST"])

@@ -24,14 +24,6 @@ def stack_artifacts(synthesized: Synthesized) -> dict[str, Any]:
     }
 
 
-def function_environment(synthesized: Synthesized, handler: str) -> dict[str, Any]:
-    functions = synthesized.template("Api").find_resources(
-        "AWS::Lambda::Function", {"Properties": {"Handler": handler}}
-    )
-    (function,) = functions.values()
-    return dict(function["Properties"]["Environment"]["Variables"])
-
-
 def test_stack_names_order_and_termination_protection(dev: Synthesized, prod: Synthesized) -> None:
     for synthesized, protected in ((dev, False), (prod, True)):
         artifacts = stack_artifacts(synthesized)
@@ -75,7 +67,7 @@ def test_stateful_resources_snapshot_in_prod_and_go_away_in_dev(
 
 def test_functions_get_the_settings_contract(dev: Synthesized, prod: Synthesized) -> None:
     for synthesized in (dev, prod):
-        environment = function_environment(synthesized, "lambda_app.handlers.api.handler")
+        environment = synthesized.function_environment("lambda_app.handlers.api.handler")
         assert environment["VALKEY_AUTH"] == "iam"
         assert environment["VALKEY_TLS"] == "true"
         assert environment["VALKEY_CLUSTER"] == "false"
