@@ -396,15 +396,8 @@ class CacheAside:
 
     def _load(self, plan: _Plan, loader: Loader) -> tuple[Any, int]:
         """Run the loader, timed and counted; its exceptions propagate (never cached)."""
-        start = time.perf_counter()
-        try:
-            value = loader()
-        except BaseException:
-            self.metrics.load(plan.name, (time.perf_counter() - start) * 1000, ok=False)
-            raise
-        elapsed = (time.perf_counter() - start) * 1000
-        self.metrics.load(plan.name, elapsed, ok=True)
-        return value, max(1, round(elapsed))
+        value, elapsed_ms = self.metrics.timed_load(plan.name, loader)
+        return value, max(1, round(elapsed_ms))
 
     def _bypass(self, plan: _Plan, loader: Loader) -> Lookup:
         self.metrics.incr(plan.name, "bypassed")

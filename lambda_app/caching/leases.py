@@ -61,23 +61,15 @@ end
 return {false, lease, 0}
 """
 
-# KEYS: value1, lease1, value2, lease2, ... ARGV: token, payload, ttl ms per pair.
-# Stores each value only while its lease is the one taken before the database read, and
-# consumes the lease. Returns 1/0 per pair. Many pairs in one call need one slot
-# (standalone server); a cluster gets one call per pair, pipelined.
+# KEYS: value, lease. ARGV: token, payload, ttl ms. Stores the value only while the lease
+# is the one taken before the database read, and consumes the lease. Returns 1/0.
 FILL_LUA = """
-local out = {}
-for i = 1, #KEYS, 2 do
-  local a = (i - 1) / 2 * 3
-  if redis.call('GET', KEYS[i + 1]) == ARGV[a + 1] then
-    redis.call('SET', KEYS[i], ARGV[a + 2], 'PX', ARGV[a + 3])
-    redis.call('DEL', KEYS[i + 1])
-    out[#out + 1] = 1
-  else
-    out[#out + 1] = 0
-  end
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('DEL', KEYS[2])
+  return 1
 end
-return out
+return 0
 """
 
 # KEYS: value, lease. ARGV: new lease token, lease ms. Fences off every earlier fill.
@@ -149,7 +141,7 @@ class Leases:
     def fill(self, key: str, token: str, payload: bytes, ttl_ms: int) -> bool:
         """Store ``payload`` only while ``token`` is still the lease; consumes it."""
         stored: Any = self._fill(keys=[key, self.lease_key(key)], args=[token, payload, ttl_ms])
-        return bool(stored[0])
+        return bool(stored)
 
     def renew(self, key: str) -> str:
         """Delete the value and replace the lease (fences off every fill in flight);

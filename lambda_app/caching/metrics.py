@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from lambda_app.caching.ttl import DATA_CLASSES
+
+T = TypeVar("T")
 
 COUNTERS: tuple[str, ...] = (
     "hits",
@@ -120,6 +123,19 @@ class CacheMetrics:
             counters.load_ms_max = max(counters.load_ms_max, elapsed_ms)
             if not ok:
                 counters.values["load_errors"] += 1
+
+    def timed_load(self, data_class: str, loader: Callable[[], T]) -> tuple[T, float]:
+        """Run ``loader`` and record it with :meth:`load`; its exceptions propagate
+        (counted as load errors, never cached). Returns the value and the milliseconds."""
+        started = time.perf_counter()
+        try:
+            value = loader()
+        except BaseException:
+            self.load(data_class, (time.perf_counter() - started) * 1000, ok=False)
+            raise
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self.load(data_class, elapsed_ms, ok=True)
+        return value, elapsed_ms
 
     def snapshot(self) -> dict[str, dict[str, float]]:
         """Per data class plus ``"total"``, with hit_ratio and load_ms_avg derived."""

@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from lambda_app.caching.events import DEFAULT_CHANNEL, InvalidationSubscriber
-from lambda_app.caching.storage import Entry, HashStorage, Storage, StringStorage
+from lambda_app.caching.serialization import Codec
+from lambda_app.caching.storage import Entry, Shape, Storage, StringStorage, make_storage
 
 
 class NearCache:
@@ -147,11 +148,9 @@ class TrackingNearCache:
         self._lock = threading.Lock()
         self._memo: dict[str, tuple[Any, Entry]] = {}
 
-    def storage(self, shape: str, codec: Any) -> Storage:
+    def storage(self, shape: Shape, codec: Codec) -> Storage:
         """A storage of this shape that reads (and writes) through the tracking client."""
-        if shape == "hash":
-            return HashStorage(self.client, codec)
-        return StringStorage(self.client, codec)
+        return make_storage(shape, self.client, codec)
 
     def read(self, storage: Storage, key: str) -> tuple[Entry | None, bool]:
         """``(entry, served_locally)``; a string reply identical to the last one is local."""

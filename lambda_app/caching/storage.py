@@ -172,10 +172,6 @@ def _field_bytes(value: Any) -> bytes:  # noqa: PLR0911 - one branch per scalar 
     return b"j" + encode(value)
 
 
-def _float(data: bytes) -> float:
-    return float(data)
-
-
 def _decimal(data: bytes) -> Decimal:
     return Decimal(data.decode())
 
@@ -188,7 +184,7 @@ _FIELD_DECODERS: dict[int, Callable[[bytes], Any]] = {
     ord("s"): lambda data: data.decode("utf-8", "surrogatepass"),
     ord("n"): lambda data: None,
     ord("i"): int,
-    ord("f"): _float,
+    ord("f"): float,
     ord("d"): _decimal,
     ord("t"): _datetime,
     ord("j"): decode,

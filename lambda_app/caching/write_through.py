@@ -27,7 +27,6 @@ it), the lease beside it in the same cluster slot (``KeyBuilder.companion(key, "
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -40,6 +39,7 @@ from lambda_app.caching.leases import (
     FILL_LUA,
     READ_LUA,
     RENEW_LUA,
+    LeaseRead,
     Leases,
     new_token,
 )
@@ -142,10 +142,10 @@ class WriteThrough:
             self.metrics.incr(self.data_class, "misses")
             value = self._timed_load(id)
             return Lookup(value, False, value is not None, "bypass"), False
-        raw, token, marked = reply
-        if raw is not None:
+        token = reply.token
+        if reply.raw is not None:
             try:
-                entry = self.storage.parse(raw)
+                entry = self.storage.parse(reply.raw)
             except SerializationError as exc:
                 log.warning("corrupt %s entry %s (%s); reloading", self.data_class, key, exc)
                 token = self._renew_one(key)
@@ -154,7 +154,7 @@ class WriteThrough:
                     self.metrics.hit(self.data_class)
                 else:
                     self.metrics.incr(self.data_class, "negative_hits")
-                return Lookup(entry.value, True, entry.found, "cache"), bool(marked)
+                return Lookup(entry.value, True, entry.found, "cache"), reply.marked
         self.metrics.incr(self.data_class, "misses")
         value = self._timed_load(id)
         if token is not None:
@@ -163,7 +163,7 @@ class WriteThrough:
 
     def _cache_read(
         self, key: str, touch_ms: int | None, marker: str | None, marker_ms: int
-    ) -> tuple[bytes | None, str | None, int] | None:
+    ) -> LeaseRead | None:
         """One round trip: the value (TTL refreshed) or a lease token; None = no cache."""
         if not self.breaker.allow():
             self.metrics.incr(self.data_class, "bypassed")
@@ -175,17 +175,10 @@ class WriteThrough:
             self._cache_failed("read", key, exc)
             return None
         self.breaker.record_success()
-        return reply.raw, reply.token, int(reply.marked)
+        return reply
 
     def _timed_load(self, id: Any) -> Row | None:
-        started = time.perf_counter()
-        ok = False
-        try:
-            value = self._load(id)
-            ok = True
-        finally:
-            self.metrics.load(self.data_class, (time.perf_counter() - started) * 1000, ok=ok)
-        return value
+        return self.metrics.timed_load(self.data_class, lambda: self._load(id))[0]
 
     # writes -------------------------------------------------------------------------
 

@@ -23,7 +23,6 @@ USER_COLUMNS = ("id", "name", "email", "age", "created_at")
 USER_WRITABLE = ("name", "email", "age")
 
 SESSION_COLUMNS = ("token", "user_id", "created_at", "last_active")
-ORDER_COLUMNS = ("id", "user_id", "amount", "created_at")
 
 
 def truncate_tables(conn: Connection, tables: tuple[str, ...] = TABLES) -> None:

@@ -71,3 +71,21 @@ def test_emf_publishes_deltas_per_class(monkeypatch):
     assert [b["data_class"] for b in again] == ["product"]
     assert again[0]["CacheHits"] == [1.0]  # only what happened since the last publish
     assert m.publish_emf(emit=None) == []
+
+
+def test_timed_load_counts_and_times_a_load_and_its_errors():
+    from lambda_app.caching.metrics import CacheMetrics
+
+    metrics = CacheMetrics()
+    value, elapsed_ms = metrics.timed_load("product", lambda: {"id": 1})
+    assert value == {"id": 1}
+    assert elapsed_ms >= 0
+
+    def broken():
+        raise RuntimeError("db down")
+
+    with pytest.raises(RuntimeError):
+        metrics.timed_load("product", broken)
+    stats = metrics.snapshot()["product"]
+    assert stats["loads"] == 2
+    assert stats["load_errors"] == 1
