@@ -18,6 +18,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from lambda_app.api import middlewares
 from lambda_app.api.errors import register_error_handlers
 from lambda_app.api.routes import cache, health, products, sessions, stats, users
+from lambda_app.clients.errors import DatabaseUnavailable
+from lambda_app.clients.mysql import get_db
 from lambda_app.observability import (
     NAMESPACE,
     SERVICE,
@@ -27,6 +29,8 @@ from lambda_app.observability import (
     metrics,
     metrics_enabled,
 )
+from lambda_app.services import get_services
+from lambda_app.settings import get_settings
 
 TITLE = "Valkey caching reference API"
 VERSION = "1.0.0"
@@ -128,19 +132,15 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
 
 
 def revive_database() -> None:
-    """Ping this thread's MySQL connection if it has one (reconnecting if the server
-    dropped it while the environment was frozen); never connects, never fails.
+    """Ping this thread's MySQL connection if it has sat idle (the environment may have
+    been frozen), reconnecting if the server dropped it; never connects, never fails.
 
     Connecting eagerly here would make every cache hit wait for a connect timeout during
     a database outage; a request that needs the database connects on its own, and fails
     with a 503 if it cannot.
     """
-    from lambda_app.clients.errors import DatabaseUnavailable
-    from lambda_app.clients.mysql import get_db
-    from lambda_app.settings import get_settings
-
     try:
-        get_db(get_settings()).ping_if_connected()
+        get_db(get_settings()).ping_if_idle()
     except DatabaseUnavailable as exc:
         logger.warning("database ping failed: %s", exc)
 
@@ -150,8 +150,6 @@ def publish_cache_metrics() -> None:
     if not metrics_enabled():
         return
     try:
-        from lambda_app.services import get_services
-
         get_services().cache.metrics.publish_emf(namespace=NAMESPACE, service=SERVICE)
     except Exception:  # metrics must never break an answer already built
         logger.exception("publishing cache metrics failed")

@@ -1,36 +1,32 @@
 """What routes share: the services accessor and the shapes of cached and empty answers.
 
-``services()`` imports the service layer on first use, so importing the handler module
-(the cold start) does not pay for the caching library and the database driver before a
-request needs them.
+The service layer (caching library, database driver) is imported with the handler, at
+init: every route but ``/health`` and ``/openapi.json`` needs it, the rate limiter
+included, so deferring it would only move its cost into the first request.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import BaseModel
 
 from lambda_app.api.middlewares import add_headers
-
-if TYPE_CHECKING:
-    from lambda_app.caching.cache_aside import Lookup
-    from lambda_app.caching.rate_limit import RateLimiter
-    from lambda_app.services import Services
+from lambda_app.caching.cache_aside import Lookup
+from lambda_app.caching.rate_limit import RateLimiter
+from lambda_app.services import Services, get_services
+from lambda_app.services.errors import NotFound
 
 _VALUE: Any = object()
 
 
 def services() -> Services:
-    from lambda_app.services import get_services
-
     return get_services()
 
 
 def rate_limiter() -> RateLimiter:
-    limiter: RateLimiter = services().rate_limiter
-    return limiter
+    return get_services().rate_limiter
 
 
 def cached(lookup: Lookup, what: str, key: object, *, body: Any = _VALUE) -> Response[Any]:
@@ -41,8 +37,6 @@ def cached(lookup: Lookup, what: str, key: object, *, body: Any = _VALUE) -> Res
     """
     add_headers(**{"X-Cache": "HIT" if lookup.hit else "MISS", "X-Cache-Source": lookup.source})
     if not lookup.found:
-        from lambda_app.services.errors import NotFound
-
         raise NotFound(what, key)
     return Response(
         status_code=200,

@@ -2,9 +2,10 @@
 
 A Lambda environment handles one request at a time, so one connection per process is
 right there; the local server and the tests run handlers on several threads, and
-PyMySQL connections are not thread-safe, hence one per thread. ``ensure_alive`` is
-called once per invocation: ``ping(reconnect=True)`` revives a connection the server
-closed while the environment was frozen, instead of failing the first query.
+PyMySQL connections are not thread-safe, hence one per thread. A connection idle for
+``IDLE_PING_SECONDS`` (e.g. while the environment was frozen) is pinged, and reopened if
+the server closed it, before a request uses it; a busy one is not, so a request that
+is answered from the cache costs no MySQL round trip.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import ssl
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pymysql
@@ -31,6 +34,10 @@ DB_ERRORS: tuple[type[BaseException], ...] = (
 _ACCESS_DENIED = 1045
 _UNKNOWN_DATABASE = 1049
 
+#: A connection unused for this long is pinged before its next use (as valkey-py's
+#: ``health_check_interval`` does for the cache).
+IDLE_PING_SECONDS = 30.0
+
 
 def credentials(settings: DatabaseSettings) -> dict[str, Any]:
     """User, password and (from an RDS secret) endpoint overrides."""
@@ -48,7 +55,9 @@ def endpoint(settings: DatabaseSettings) -> str:
     return f"mysql://{settings.host}:{settings.port}/{settings.name}"
 
 
-def connect(settings: DatabaseSettings, *, database: bool = True) -> Connection[Any]:
+def connect(
+    settings: DatabaseSettings, *, database: bool = True, autocommit: bool = False
+) -> Connection[Any]:
     """A new connection, or ``DatabaseUnavailable`` naming what went wrong."""
     options: dict[str, Any] = {
         "host": settings.host,
@@ -59,7 +68,7 @@ def connect(settings: DatabaseSettings, *, database: bool = True) -> Connection[
         "write_timeout": settings.write_timeout,
         "cursorclass": pymysql.cursors.DictCursor,
         "charset": "utf8mb4",
-        "autocommit": False,
+        "autocommit": autocommit,
         # Timestamps are compared with UTC "now" in Python (sessions, orders windows).
         "init_command": "SET time_zone = '+00:00'",
         **credentials(settings),
@@ -85,20 +94,32 @@ def _reason(exc: pymysql.err.OperationalError) -> str:
 
 
 class Database:
-    """Hands out this thread's connection, opening it on first use."""
+    """Hands out this thread's connection, opening it on first use.
 
-    def __init__(self, settings: DatabaseSettings) -> None:
+    Its connections autocommit: a read is one round trip (no COMMIT to end its
+    snapshot), and the repositories' writes open their own transactions (``BEGIN``).
+    """
+
+    def __init__(
+        self, settings: DatabaseSettings, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
+        self._clock = clock
         self._local = threading.local()
 
     def __call__(self) -> Connection[Any]:
         conn: Connection[Any] | None = getattr(self._local, "conn", None)
         if conn is None or not conn.open:
-            conn = self._local.conn = connect(self.settings)
+            conn = self._open()
+        self._local.used_at = self._clock()
+        return conn
+
+    def _open(self) -> Connection[Any]:
+        conn = self._local.conn = connect(self.settings, autocommit=True)
         return conn
 
     def ensure_alive(self) -> None:
-        """Once per invocation: reconnect if the server dropped an idle connection.
+        """Connect, or reconnect if the server dropped this thread's connection.
 
         This is ``ping(reconnect=True)`` done by hand: PyMySQL 1.2 deprecates that flag
         in favour of opening a new connection, which is what happens here.
@@ -107,18 +128,24 @@ class Database:
         if conn is not None:
             try:
                 conn.ping(reconnect=False)
-                return
             except DB_ERRORS:
                 self.close()
-        self._local.conn = connect(self.settings)
+                conn = None
+        if conn is None:
+            self._open()
+        self._local.used_at = self._clock()
 
-    def ping_if_connected(self) -> None:
-        """``ensure_alive`` only when this thread already holds a connection.
+    def ping_if_idle(self) -> None:
+        """``ensure_alive`` only when this thread holds a connection unused for
+        ``IDLE_PING_SECONDS``: called before every request, it costs a busy environment
+        no round trip.
 
-        A request that may be served from the cache should not wait out a connect
-        timeout during a database outage just to check a connection it may not need.
+        Never connects: a request that may be served from the cache should not wait out
+        a connect timeout during a database outage for a connection it may not need.
         """
-        if getattr(self._local, "conn", None) is not None:
+        if getattr(self._local, "conn", None) is None:
+            return
+        if self._clock() - getattr(self._local, "used_at", 0.0) >= IDLE_PING_SECONDS:
             self.ensure_alive()
 
     def close(self) -> None:

@@ -3,11 +3,13 @@
 import socket
 import threading
 import time
+from decimal import Decimal
 
 import pytest
 
 from lambda_app.clients.errors import DatabaseUnavailable
-from lambda_app.clients.mysql import Database, connect
+from lambda_app.clients.mysql import IDLE_PING_SECONDS, Database, connect
+from lambda_app.data.repositories import ProductRepository
 from lambda_app.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -60,20 +62,62 @@ def test_closed_port_fails_fast():
     assert time.monotonic() - started < 1.0
 
 
-def test_ensure_alive_reconnects_after_the_server_drops_the_connection(mysql_server):
-    database = Database(_env(mysql_server).db)
-    conn = database()
-    with conn.cursor() as cur:
-        cur.execute("SELECT CONNECTION_ID() AS id")
-        first_id = cur.fetchone()["id"]
-    killer = connect(_env(mysql_server).db)
-    with killer.cursor() as cur:
-        cur.execute(f"KILL {int(first_id)}")
-    killer.close()
-    database.ensure_alive()
+def _connection_id(database: Database) -> int:
     with database().cursor() as cur:
         cur.execute("SELECT CONNECTION_ID() AS id")
-        assert cur.fetchone()["id"] != first_id
+        return int(cur.fetchone()["id"])
+
+
+def _kill(mysql_server, connection_id: int) -> None:
+    killer = connect(_env(mysql_server).db)
+    with killer.cursor() as cur:
+        cur.execute(f"KILL {connection_id}")
+    killer.close()
+
+
+def test_ensure_alive_reconnects_after_the_server_drops_the_connection(mysql_server):
+    database = Database(_env(mysql_server).db)
+    first_id = _connection_id(database)
+    _kill(mysql_server, first_id)
+    database.ensure_alive()
+    assert _connection_id(database) != first_id
+    database.close()
+
+
+def test_only_an_idle_connection_is_pinged_before_a_request(mysql_server):
+    """A connection used moments ago is handed out as is (no round trip per request);
+    one idle for IDLE_PING_SECONDS is checked, and replaced if the server dropped it."""
+    now = [1000.0]
+    database = Database(_env(mysql_server).db, clock=lambda: now[0])
+    database.ping_if_idle()  # no connection yet: none is opened
+    assert getattr(database._local, "conn", None) is None
+    first_id = _connection_id(database)
+    conn = database()
+    _kill(mysql_server, first_id)
+
+    now[0] += IDLE_PING_SECONDS - 1
+    database.ping_if_idle()
+    assert database() is conn  # not pinged, so the dead connection is not noticed yet
+
+    now[0] += IDLE_PING_SECONDS
+    database.ping_if_idle()
+    assert database() is not conn
+    assert _connection_id(database) != first_id
+    database.close()
+
+
+def test_a_read_needs_no_commit_to_see_later_writes(mysql_server, db):
+    """The connections autocommit, so a repository read is one statement: no COMMIT
+    follows it to end a snapshot, and the next read still sees other sessions' writes."""
+    database = Database(_env(mysql_server).db)
+    products = ProductRepository(database)
+    row = ProductRepository(lambda: db).create(name="Lamp", price=Decimal("1.00"))
+    assert products.get(row["id"])["name"] == "Lamp"
+    ProductRepository(lambda: db).update(row["id"], name="Desk")
+    assert products.get(row["id"])["name"] == "Desk"
+    with database().cursor() as cur:
+        cur.execute("SHOW SESSION STATUS LIKE 'Com_commit'")
+        assert int(cur.fetchone()["Value"]) == 0
     database.close()
 
 
