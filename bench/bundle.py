@@ -32,6 +32,8 @@ TITLE = "Lambda bundle size"
 TARGET_MB = 15.0
 MIB = 1024 * 1024
 ROOT = Path(__file__).resolve().parent.parent
+
+
 class BuildFailed(RuntimeError):
     """pip (or the bundler) failed; the message is its last output line."""
 
@@ -44,7 +46,7 @@ def build(out_dir: Path) -> dict[str, Any]:
     return {
         "python_version": bundling.PYTHON_VERSION,
         "platforms": list(bundling.PLATFORMS),
-        "left_out": sorted(getattr(bundling, "RUNTIME_PROVIDED", {})),
+        "left_out": sorted(bundling.RUNTIME_PROVIDED),
     }
 
 
@@ -96,6 +98,7 @@ class BundleFacts:
     zipped: int
     sizes: dict[str, int]  # per top-level entry
     target: dict[str, Any]  # python_version, platforms, left_out
+    bytecode: int  # .pyc files: the bundler compiles only where the runtime's Python is
 
 
 def run(ctx: Context) -> Section:
@@ -110,6 +113,7 @@ def run(ctx: Context) -> Section:
             zipped=zipped_size(out, Path(tmp) / "asset.zip"),
             sizes=entries(out),
             target=target,
+            bytecode=sum(1 for _ in out.rglob("*.pyc")),
         )
     return _section(ctx, facts)
 
@@ -154,6 +158,12 @@ def _section(ctx: Context, facts: BundleFacts) -> Section:
         "`--only-binary=:all: --no-compile`, plus the `lambda_app` package without caches "
         "or tests. Unzipped = sum of file sizes; zipped = the same tree deflated. MB here "
         "means MiB.",
+        (f"Bytecode: {facts.bytecode:,} `.pyc` files, compiled by the bundler with "
+         f"python{target.get('python_version', '?')} (included in the sizes)."
+         if facts.bytecode else
+         f"No bytecode: python{target.get('python_version', '?')} is not installed here, so "
+         "the bundler ships source only and Lambda compiles it at every cold start (see the "
+         "cold start's *none* row)."),
         (f"The bundler leaves out what the Lambda Python runtime already ships "
          f"({', '.join(f'`{name}`' for name in left_out)}; `aws-lambda-powertools[tracer]` "
          "pulls botocore in through `aws-xray-sdk`)."

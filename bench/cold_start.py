@@ -8,8 +8,9 @@ and sums the ``self`` column (every module imported, each counted once). Two set
   ``PYTHONDONTWRITEBYTECODE``) - the brief's measurement;
 * no bytecode at all (``PYTHONPYCACHEPREFIX`` pointing at an empty directory): every
   module, the standard library included, is compiled from source. An upper bound for
-  Lambda, where the bundle is built with ``pip --no-compile`` and ``/var/task`` is
-  read-only (the runtime's own standard library does have bytecode).
+  Lambda with a source-only bundle (``infra.bundling`` adds bytecode only where the
+  runtime's Python is installed) in a read-only ``/var/task`` (the runtime's own standard
+  library does have bytecode).
 """
 
 from __future__ import annotations
@@ -144,10 +145,11 @@ def _section(ctx: Context, installed_runs: list[ImportProfile],
         "time is CPU-bound, so on these shared cores it swells with the machine's load "
         "(see the load average above); the fastest run is the least disturbed one.",
         "*None* points `PYTHONPYCACHEPREFIX` at an empty directory, so nothing has "
-        "bytecode, not even the standard library: an upper bound for Lambda, whose "
-        "bundle is built with `pip --no-compile` (Lambda cannot write `__pycache__` in "
-        "the read-only `/var/task`, so it compiles the bundle on every cold start; "
-        "the runtime's standard library is precompiled).",
+        "bytecode, not even the standard library: an upper bound for Lambda with a "
+        "source-only bundle, which `infra.bundling` ships when the runtime's Python is "
+        "not installed where it runs (Lambda cannot write `__pycache__` in the read-only "
+        "`/var/task`, so it then compiles the bundle on every cold start; the runtime's "
+        "standard library is precompiled).",
     )
     dev_only = installed.by_package.get("cryptography")
     if dev_only:

@@ -109,23 +109,23 @@ class Section:
 # --------------------------------------------------------------------------- numbers
 
 
+def _three_digits(value: float) -> str:
+    """Three significant digits below 1,000 (``2.50``, ``24.8``, ``359``), then whole."""
+    if value < 10:
+        return f"{value:.2f}"
+    if value < 100:
+        return f"{value:.1f}"
+    return f"{value:,.0f}"
+
+
 def fmt_us(seconds: float) -> str:
     """Seconds as microseconds with a precision that suits the magnitude."""
-    micro = seconds * 1e6
-    if micro < 10:
-        return f"{micro:.2f}"
-    if micro < 100:
-        return f"{micro:.1f}"
-    return f"{micro:,.0f}"
+    return _three_digits(seconds * 1e6)
 
 
 def fmt_ms(seconds: float) -> str:
-    milli = seconds * 1e3
-    if milli < 10:
-        return f"{milli:.2f}"
-    if milli < 100:
-        return f"{milli:.1f}"
-    return f"{milli:,.0f}"
+    """Seconds as milliseconds with a precision that suits the magnitude."""
+    return _three_digits(seconds * 1e3)
 
 
 def fmt_ratio(value: float) -> str:

@@ -172,9 +172,6 @@ def api_server(host: str, port: int) -> Iterator[tuple[Api, Any]]:
         server, _thread = start_in_thread(handler, host, port)
     except OSError:
         server, _thread = start_in_thread(handler, host, 0)
-    # One write for headers, one for the body: without TCP_NODELAY each keep-alive
-    # response would wait ~40 ms for the client's delayed ACK and hide the HIT/MISS gap.
-    server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
     actual = int(server.server_address[1])
     note(f"serving lambda_app.handlers.api:handler at http://{host}:{actual}")
     try:

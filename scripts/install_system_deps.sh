@@ -29,7 +29,9 @@ if command -v apt-get >/dev/null 2>&1; then
       valkey_pkg=(valkey-server)
     fi
   fi
-  echo "system deps: installing ${pkgs[*]:-} ${need_valkey:+valkey-server} with apt-get"
+  wanted=("${pkgs[@]}")
+  [ "$need_valkey" = 1 ] && wanted+=(valkey-server)
+  echo "system deps: installing ${wanted[*]} with apt-get"
   $sudo_cmd apt-get update -qq
   export DEBIAN_FRONTEND=noninteractive
   if [ ${#pkgs[@]} -gt 0 ]; then

@@ -19,10 +19,10 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 if __package__ in (None, ""):  # run as a file: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,7 +31,15 @@ from scripts import servers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STATE_FILE = "stack.json"
-SERVICES = ("valkey", "mysql")
+
+Server: TypeAlias = servers.ValkeyServer | servers.MysqlServer
+FromEnv: TypeAlias = Callable[[Mapping[str, str]], Server | None]
+#: Per service: the endpoint the environment names, how a server is provided, `up`'s port flag.
+_SERVICES: dict[str, tuple[FromEnv, Callable[..., Server], str]] = {
+    "valkey": (servers.valkey_from_env, servers.provide_valkey, "valkey_port"),
+    "mysql": (servers.mysql_from_env, servers.provide_mysql, "db_port"),
+}
+SERVICES = tuple(_SERVICES)
 
 
 @dataclass
@@ -89,8 +97,7 @@ def _port(text: str) -> int:
 # --------------------------------------------------------------------------- up
 
 
-def _ours(given: servers.ValkeyServer | servers.MysqlServer | None,
-          recorded: servers.ValkeyServer | servers.MysqlServer | None) -> bool:
+def _ours(given: Server | None, recorded: Server | None) -> bool:
     """The environment names the server we started last time (e.g. after `eval env`)."""
     return (
         given is not None
@@ -100,38 +107,31 @@ def _ours(given: servers.ValkeyServer | servers.MysqlServer | None,
     )
 
 
-def _must_start(recorded: servers.ValkeyServer | servers.MysqlServer | None,
-                given: servers.ValkeyServer | servers.MysqlServer | None) -> bool:
+def _must_start(recorded: Server | None, given: Server | None) -> bool:
     running = recorded is not None and servers.is_running(recorded)
     return not running and (given is None or _ours(given, recorded))
 
 
-def _reusable_port(recorded: servers.ValkeyServer | servers.MysqlServer | None) -> int | None:
+def _reusable_port(recorded: Server | None) -> int | None:
     """The port of the server we ran last time, if it is free again."""
     if recorded is None or recorded.kind == "external":
         return None
     return recorded.port if servers.port_free(recorded.port) else None
 
 
-def _start_valkey(args: argparse.Namespace, recorded: servers.ValkeyServer | None,
-                  environ: Mapping[str, str]) -> servers.ValkeyServer:
-    given = servers.valkey_from_env(environ)
+def _start(args: argparse.Namespace, name: str, recorded: Server | None,
+           environ: Mapping[str, str]) -> Server:
+    """The endpoint the environment names, unless it is the one we started last time;
+    else start one, on the pinned port, the named one, or last time's if free."""
+    from_env, provide, port_flag = _SERVICES[name]
+    given = from_env(environ)
     if given is not None and not _ours(given, recorded):
-        return servers.provide_valkey(args.state_dir, external=given, source="VALKEY_URL")
-    port = args.valkey_port or (given.port if given else None) or _reusable_port(recorded)
-    return servers.provide_valkey(args.state_dir, backend=args.backend, port=port)
+        return provide(args.state_dir, external=given)
+    port = getattr(args, port_flag) or (given.port if given else None) or _reusable_port(recorded)
+    return provide(args.state_dir, backend=args.backend, port=port)
 
 
-def _start_mysql(args: argparse.Namespace, recorded: servers.MysqlServer | None,
-                 environ: Mapping[str, str]) -> servers.MysqlServer:
-    given = servers.mysql_from_env(environ)
-    if given is not None and not _ours(given, recorded):
-        return servers.provide_mysql(args.state_dir, external=given, source="DB_HOST")
-    port = args.db_port or (given.port if given else None) or _reusable_port(recorded)
-    return servers.provide_mysql(args.state_dir, backend=args.backend, port=port)
-
-
-def _describe(server: servers.ValkeyServer | servers.MysqlServer) -> str:
+def _describe(server: Server) -> str:
     origin: str = server.kind
     if isinstance(server, servers.MysqlServer) and server.flavor:
         origin += f" {server.flavor}"
@@ -156,23 +156,20 @@ def cmd_up(args: argparse.Namespace) -> int:
     stack = load_stack(args.state_dir)
     environ = os.environ
     _needs_binaries(args, stack, environ)
-    if stack.valkey and servers.is_running(stack.valkey):
-        print(f"valkey  already running  {_describe(stack.valkey)}", flush=True)
-    else:
-        stack.valkey = _start_valkey(args, stack.valkey, environ)
+    for name in SERVICES:
+        server = getattr(stack, name)
+        if server and servers.is_running(server):
+            print(f"{name:<7} already running  {_describe(server)}", flush=True)
+            continue
+        server = _start(args, name, server, environ)
+        setattr(stack, name, server)
         save_stack(args.state_dir, stack)
-        print(f"valkey  {_verb(stack.valkey)}  {_describe(stack.valkey)}", flush=True)
-    if stack.mysql and servers.is_running(stack.mysql):
-        print(f"mysql   already running  {_describe(stack.mysql)}")
-    else:
-        stack.mysql = _start_mysql(args, stack.mysql, environ)
-        save_stack(args.state_dir, stack)
-        print(f"mysql   {_verb(stack.mysql)}  {_describe(stack.mysql)}")
+        print(f"{name:<7} {_verb(server)}  {_describe(server)}", flush=True)
     print(f'load the settings: eval "$({_self_command(args)} env)"')
     return 0
 
 
-def _verb(server: servers.ValkeyServer | servers.MysqlServer) -> str:
+def _verb(server: Server) -> str:
     if server.kind == "external":
         return "using"
     return f"started in {server.started_in or 0:.2f} s"

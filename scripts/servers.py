@@ -56,8 +56,12 @@ INSTALL_MYSQL = (
 INSTALL_DOCKER = "or run a Docker engine (docker compose up -d uses valkey/valkey:8 and mysql:8.4)"
 
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-_VALKEY_LOG_ERROR = re.compile(r"^\d+:[A-Z] .*? # (?P<message>.+)$")
-_MYSQL_LOG_ERROR = re.compile(r"\[ERROR\] (?P<message>.+)$")
+#: An error line in each server's log, by the purpose `PortInUse` names. Valkey logs its
+#: advice about the host ("WARNING Memory overcommit must be enabled!") at the same level.
+_LOG_ERROR = {
+    "Valkey": re.compile(r"^\d+:[A-Z] .*? # (?!WARNING\b)(?P<message>.+)$"),
+    "MySQL": re.compile(r"\[ERROR\] (?P<message>.+)$"),
+}
 
 
 class ServerError(Exception):
@@ -265,6 +269,27 @@ def _wait(
         time.sleep(0.02)
 
 
+def _start_failure(
+    purpose: str, port: int, logfile: Path, offset: int, exc: ServerError
+) -> ServerError:
+    """Why a server did not come up, from the error lines it logged since `offset`."""
+    messages = [
+        match["message"].strip()
+        for line in _log_since(logfile, offset)
+        if (match := _LOG_ERROR[purpose].search(line))
+    ]
+    if any("Address already in use" in message for message in messages):
+        return PortInUse(port, purpose)
+    reason = messages[0] if messages else "no error in its log"
+    return ServerError(f"{exc}: {reason} (log: {logfile})")
+
+
+def _last_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The last line a failed program printed (stderr, else stdout)."""
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    return lines[-1] if lines else "no output"
+
+
 # --------------------------------------------------------------------------- binaries
 
 
@@ -386,8 +411,7 @@ def _docker(*args: str, timeout: float = 120) -> str:
     except subprocess.TimeoutExpired:
         raise ServerError(f"docker {args[0]} timed out after {timeout:g} s") from None
     if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-        raise ServerError(f"docker {args[0]} failed: {lines[-1]}")
+        raise ServerError(f"docker {args[0]} failed: {_last_line(result)}")
     return result.stdout.strip()
 
 
@@ -633,8 +657,7 @@ def _launch_valkey(
     started = time.monotonic()
     result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
     if result.returncode != 0:
-        output = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-        raise ServerError(f"valkey-server failed to start: {output[-1]}")
+        raise ServerError(f"valkey-server failed to start: {_last_line(result)}")
     server = ValkeyServer(
         host=LOOPBACK, port=port, password=password, tls=tls is not None,
         ca_file=str(tls.ca_file) if tls else None, log_file=str(logfile),
@@ -652,20 +675,8 @@ def _launch_valkey(
         pid = _read_pid(pidfile)
         if pid is not None:
             terminate(pid, programs=["valkey-server"])
-        raise _valkey_failure(port, logfile, offset, exc) from None
+        raise _start_failure("Valkey", port, logfile, offset, exc) from None
     return replace(server, pid=_read_pid(pidfile), started_in=time.monotonic() - started)
-
-
-def _valkey_failure(port: int, logfile: Path, offset: int, exc: ServerError) -> ServerError:
-    messages = [
-        match["message"]
-        for line in _log_since(logfile, offset)
-        if (match := _VALKEY_LOG_ERROR.match(line))
-    ]
-    if any("Address already in use" in message for message in messages):
-        return PortInUse(port, "Valkey")
-    reason = messages[0] if messages else "no error in its log"
-    return ServerError(f"{exc}: {reason} (log: {logfile})")
 
 
 def start_valkey_tls(state_dir: Path, *, port: int | None = None) -> ValkeyServer:
@@ -689,8 +700,7 @@ def start_valkey_cluster(
             capture_output=True, text=True, timeout=timeout, check=False,
         )
         if result.returncode != 0:
-            lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-            raise ServerError(f"valkey-cli --cluster create failed: {lines[-1]}")
+            raise ServerError(f"valkey-cli --cluster create failed: {_last_line(result)}")
         _wait(lambda: all(_cluster_ok(node) for node in started), alive=lambda: True,
               timeout=timeout, what="Valkey cluster")
     except BaseException:
@@ -926,20 +936,10 @@ def _launch_mysqld(
               timeout=timeout, what=Path(programs.server).name)
     except ServerError as exc:
         terminate(process.pid, programs=MYSQL_PROGRAMS)
-        raise _mysql_failure(port, logfile, offset, exc) from None
+        raise _start_failure("MySQL", port, logfile, offset, exc) from None
     return replace(server, pid=process.pid, started_in=time.monotonic() - started)
 
 
-def _mysql_failure(port: int, logfile: Path, offset: int, exc: ServerError) -> ServerError:
-    messages = [
-        match["message"].strip()
-        for line in _log_since(logfile, offset)
-        if (match := _MYSQL_LOG_ERROR.search(line))
-    ]
-    if any("Address already in use" in message for message in messages):
-        return PortInUse(port, "MySQL")
-    reason = messages[0] if messages else "no error in its log"
-    return ServerError(f"{exc}: {reason} (log: {logfile})")
 
 
 def create_database(server: MysqlServer, database: str) -> MysqlServer:
@@ -1007,10 +1007,20 @@ def _use_docker(backend: Backend) -> bool:
     return backend == "docker" or (backend == "auto" and docker_available())
 
 
-def _container_or_binary(
-    backend: Backend, container: Callable[[], R], binary: Callable[[], R]
+def _provide(
+    external: R | None,
+    source: str,
+    check: Callable[[R, str], None],
+    backend: Backend,
+    *,
+    container: Callable[[], R],
+    binary: Callable[[], R],
 ) -> R:
-    """Containers first when Docker answers; under `auto`, fall back to binaries."""
+    """The `external` server (checked, naming `source`); else a container when Docker
+    answers, falling back to a binary under `auto`."""
+    if external is not None:
+        check(external, source)
+        return external
     if not _use_docker(backend):
         return binary()
     try:
@@ -1033,13 +1043,10 @@ def provide_valkey(
     port: int | None = None,
 ) -> ValkeyServer:
     """A Valkey server: the `external` one (checked), else a container, else a binary."""
-    if external is not None:
-        check_valkey(external, source)
-        return external
-    return _container_or_binary(
-        backend,
-        lambda: start_valkey_container(container_name(state_dir, "valkey"), port=port),
-        lambda: start_valkey(state_dir / "valkey", port=port),
+    return _provide(
+        external, source, check_valkey, backend,
+        container=lambda: start_valkey_container(container_name(state_dir, "valkey"), port=port),
+        binary=lambda: start_valkey(state_dir / "valkey", port=port),
     )
 
 
@@ -1052,13 +1059,10 @@ def provide_mysql(
     port: int | None = None,
 ) -> MysqlServer:
     """A MySQL server: the `external` one (checked), else a container, else a binary."""
-    if external is not None:
-        check_mysql(external, source)
-        return external
-    return _container_or_binary(
-        backend,
-        lambda: start_mysql_container(container_name(state_dir, "mysql"), port=port),
-        lambda: start_mysql(state_dir / "mysql", port=port),
+    return _provide(
+        external, source, check_mysql, backend,
+        container=lambda: start_mysql_container(container_name(state_dir, "mysql"), port=port),
+        binary=lambda: start_mysql(state_dir / "mysql", port=port),
     )
 
 

@@ -129,12 +129,6 @@ class HttpClient:
     def post(self, path: str, **kwargs: Any) -> Response:
         return self.request("POST", path, **kwargs)
 
-    def put(self, path: str, **kwargs: Any) -> Response:
-        return self.request("PUT", path, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> Response:
-        return self.request("DELETE", path, **kwargs)
-
     def close(self) -> None:
         self._pool.clear()
 
