@@ -26,9 +26,6 @@ def api_url(
         from lambda_app.handlers.api import handler
 
         server, thread = start_in_thread(handler, port=0)
-        # Headers and body leave in two writes; without TCP_NODELAY every keep-alive
-        # response waits ~40 ms for the client's delayed ACK (Nagle).
-        server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
         try:
             yield f"http://127.0.0.1:{server.server_address[1]}"
         finally:

@@ -1,5 +1,6 @@
 """Stampede protection: 200 concurrent callers on a hot key as it expires.
 
+The driver is ``bench.stampede.run_hot_key``, the same one the benchmark reports from.
 Each run seeds a hot product key with a short TTL, then 200 threads keep reading it
 until after its expiry. Database loads are counted by a loader wrapping the real
 repository query (plus a fixed delay standing in for an expensive query, so the
@@ -13,92 +14,30 @@ recompute window is wide enough to matter):
 
 from __future__ import annotations
 
-import threading
-import time
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
-from lambda_app.caching.cache_aside import DEFAULT_POLICIES, CacheAside, ClassPolicy
+from bench.stampede import CALLERS, CountingLoader, run_hot_key
+from lambda_app.caching.cache_aside import CacheAside
 from lambda_app.caching.keys import KeyBuilder
 from lambda_app.caching.stampede import RecomputeLock
-from lambda_app.caching.ttl import TtlPolicy
 from lambda_app.data.repositories import ProductRepository
 
 pytestmark = pytest.mark.integration
 
-CALLERS = 200
-TTL_S = 3.0
-LOAD_S = 0.2  # the "expensive query"
-AFTER_EXPIRY_S = 0.5
-PAUSE_S = 0.05  # between one caller's reads: steady traffic, not a busy loop
-
-
-
-class CountingLoader:
-    """Loads the product through the real repository; counts calls across threads."""
-
-    def __init__(self, repo: ProductRepository, product_id: int) -> None:
-        self.repo = repo
-        self.product_id = product_id
-        self.calls = 0
-        self._count = threading.Lock()
-        self._db = threading.Lock()  # one PyMySQL connection is not thread-safe
-
-    def __call__(self) -> Any:
-        with self._count:
-            self.calls += 1
-        time.sleep(LOAD_S)
-        with self._db:
-            return self.repo.get(self.product_id)
-
-
-def run_hot_key(client: Any, strategy: str, loader: CountingLoader, key: str) -> tuple[int, int]:
-    """Seed the key, then 200 callers read it across its expiry; (loads, bad reads)."""
-    policies = dict(DEFAULT_POLICIES)
-    policies["product"] = ClassPolicy(stampede=strategy)  # type: ignore[arg-type]
-    cache = CacheAside(
-        client,
-        ttl=TtlPolicy(jitter=0).replace(product=TTL_S),
-        policies=policies,
-        lock=RecomputeLock(client, wait_ms=5_000),
-    )
-    expected = cache.get("product", key, loader).value  # the seed load
-    seeded_at = time.monotonic()
-    loader.calls = 0
-    deadline = seeded_at + TTL_S + AFTER_EXPIRY_S
-    bad: list[Any] = []
-    start = threading.Barrier(CALLERS)
-
-    def caller() -> None:
-        start.wait()
-        while time.monotonic() < deadline:
-            try:
-                value = cache.get("product", key, loader).value
-            except Exception as exc:  # counted, reported below
-                bad.append(exc)
-            else:
-                if value != expected:
-                    bad.append(value)
-            time.sleep(PAUSE_S)
-
-    threads = [threading.Thread(target=caller) for _ in range(CALLERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return loader.calls, len(bad)
 
 
 def test_200_callers_on_an_expiring_hot_key(any_valkey, db):
-    row = ProductRepository(lambda: db).create(name="hot", price=Decimal("42.00"))
+    repo = ProductRepository(lambda: db)
+    row = repo.create(name="hot", price=Decimal("42.00"))
     loads = {}
     for strategy in ("none", "lock", "xfetch"):
-        loader = CountingLoader(ProductRepository(lambda: db), row["id"])
+        loader = CountingLoader(lambda: repo.get(row["id"]))
         key = KeyBuilder("app").key("product", row["id"], strategy)
-        loads[strategy], bad = run_hot_key(any_valkey, strategy, loader, key)
-        assert bad == 0, f"{strategy}: {bad} failed or wrong reads"
+        run = run_hot_key(any_valkey, strategy, loader, key)
+        loads[strategy] = run.loads
+        assert run.bad == [], f"{strategy}: {len(run.bad)} failed or wrong reads"
     print(f"\ndatabase loads by 200 callers across expiry: {loads}")
     assert loads["none"] >= CALLERS // 2  # about 200: everyone who read after expiry
     assert loads["lock"] == 1
