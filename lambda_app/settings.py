@@ -52,6 +52,11 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+def _shown(bound: float) -> str:
+    """``2592000`` rather than ``2.592e+06``; ``0.1`` stays ``0.1``."""
+    return f"{bound:.0f}" if float(bound).is_integer() else f"{bound:g}"
+
+
 class _Env:
     """Typed accessors over one mapping; every error names the variable."""
 
@@ -96,9 +101,9 @@ class _Env:
             return default
         expected = kind
         if minimum is not None and maximum is not None:
-            expected = f"{kind} from {minimum:g} to {maximum:g}"
+            expected = f"{kind} from {_shown(minimum)} to {_shown(maximum)}"
         elif minimum is not None:
-            expected = f"{kind} >= {minimum:g}"
+            expected = f"{kind} >= {_shown(minimum)}"
         try:
             parsed = convert(value)
         except ValueError:

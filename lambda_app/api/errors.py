@@ -167,14 +167,15 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
     def _unavailable(exc: Exception) -> Response[Any]:
         # The reason names hosts and driver errors: logged, not returned.
         logger.warning("unavailable: %s", exc)
+        advice = "try again shortly"
         if isinstance(exc, domain.Unavailable):
-            what = exc.dependency
+            what, advice = exc.dependency, exc.advice
         else:
             what = "database" if isinstance(exc, DatabaseUnavailable) else "cache"
         return error_response(
             HTTPStatus.SERVICE_UNAVAILABLE,
             "unavailable",
-            f"{what} unavailable; try again shortly",
+            f"{what} unavailable; {advice}",
             {"Retry-After": "1"},
         )
 

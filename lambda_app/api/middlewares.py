@@ -72,6 +72,11 @@ def rate_limit(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> 
     from lambda_app.api.deps import rate_limiter
 
     decision = rate_limiter().check(caller_id(app))
+    if decision.degraded:
+        from lambda_app.observability import MetricUnit, metrics, metrics_enabled
+
+        if metrics_enabled():  # the stage throttle still applies; say the limiter did not
+            metrics.add_metric(name="RateLimiterFailOpen", unit=MetricUnit.Count, value=1)
     add_headers(**{
         "RateLimit-Limit": str(decision.limit),
         "RateLimit-Remaining": str(decision.remaining),

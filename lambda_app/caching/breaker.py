@@ -19,10 +19,23 @@ import threading
 import time
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import valkey
+
+from lambda_app.clients.valkey import VALKEY_ERRORS
 
 if TYPE_CHECKING:
     from lambda_app.settings import CacheSettings
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class BreakerOpen(valkey.exceptions.ConnectionError):
+    """Raised instead of calling Valkey while the breaker is open. A connection error,
+    so every ``except VALKEY_ERRORS`` fallback treats it as the outage it stands for."""
 
 
 class BreakerState(StrEnum):
@@ -99,6 +112,19 @@ class CircuitBreaker:
                 self._state = BreakerState.OPEN
                 self._opened_at = self._clock()
                 self._trial_in_flight = False
+
+    def call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """``fn(*args, **kwargs)`` under the breaker: skipped (``BreakerOpen``) while open,
+        its Valkey failures and successes counted."""
+        if not self.allow():
+            raise BreakerOpen("cache circuit breaker is open; Valkey not called")
+        try:
+            result = fn(*args, **kwargs)
+        except VALKEY_ERRORS:
+            self.record_failure()
+            raise
+        self.record_success()
+        return result
 
     def reset(self) -> None:
         """Back to closed (tests, or an operator after fixing the cache)."""

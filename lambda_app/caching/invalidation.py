@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from valkey.cluster import ValkeyCluster
 
+from lambda_app.caching.breaker import CircuitBreaker
 from lambda_app.caching.checks import whole_number
 from lambda_app.caching.keys import KeyBuilder
 from lambda_app.clients.valkey import VALKEY_ERRORS, ValkeyClient
@@ -140,14 +141,18 @@ class Invalidator:
         *,
         announce: Announcer | None = None,
         batch_size: int = DEFAULT_BATCH,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.client = client
         self.batch_size = _check_batch(batch_size)
+        self._breaker = breaker or CircuitBreaker()
         self._announce = announce
         self.pending = PendingInvalidations(self._unlink_now)
 
     def _unlink_now(self, keys: list[str]) -> int:
-        return sum(unlink(self.client, batch) for batch in chunks(keys, self.batch_size))
+        return self._breaker.call(
+            lambda: sum(unlink(self.client, batch) for batch in chunks(keys, self.batch_size))
+        )
 
     def announce(self, keys: Sequence[str]) -> None:
         """Tell other instances (near caches) that ``keys`` changed; never raises."""
@@ -221,20 +226,28 @@ class GroupVersions:
     """
 
     def __init__(
-        self, client: ValkeyClient, keys: KeyBuilder, *, version_ttl_seconds: float = 86_400
+        self,
+        client: ValkeyClient,
+        keys: KeyBuilder,
+        *,
+        version_ttl_seconds: float = 86_400,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         if version_ttl_seconds <= 0:
             raise ValueError(f"version_ttl_seconds must be > 0, got {version_ttl_seconds!r}")
         self.keys = keys
         self._ttl_ms = max(1, round(version_ttl_seconds * 1000))
         self._script = client.register_script(_VERSION_LUA)  # type: ignore[misc]
+        self._breaker = breaker or CircuitBreaker()
 
     def version_key(self, resource: str, id: str | int) -> str:
         return self.keys.key(resource, id, "version", tag=True)
 
     def _call(self, resource: str, id: str | int, *, bump: bool) -> int:
-        reply = self._script(
-            keys=[self.version_key(resource, id)], args=[self._ttl_ms, "1" if bump else "0"]
+        reply = self._breaker.call(
+            self._script,
+            keys=[self.version_key(resource, id)],
+            args=[self._ttl_ms, "1" if bump else "0"],
         )
         return int(reply)
 

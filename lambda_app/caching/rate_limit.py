@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from lambda_app.caching.breaker import CircuitBreaker
 from lambda_app.clients.valkey import VALKEY_ERRORS, ValkeyClient
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,9 @@ class Decision:
     remaining: int
     retry_after: float
     reset: float
+    #: True when Valkey was not asked (breaker open) or did not answer: the decision is
+    #: the fail-open/fail-closed default, not a count.
+    degraded: bool = False
 
 
 class RateLimiter:
@@ -122,7 +126,9 @@ class RateLimiter:
 
     If Valkey does not answer, the limiter fails open (allows, and logs): a cache
     outage should not turn into a full API outage. Pass ``fail_open=False`` for the
-    opposite trade-off.
+    opposite trade-off. With a ``breaker`` (the one the caching patterns share), a hung
+    or dead Valkey costs one timeout per cool-down: while it is open the limiter does not
+    call Valkey at all, and its decisions say ``degraded``.
     """
 
     def __init__(
@@ -134,6 +140,7 @@ class RateLimiter:
         window_seconds: float,
         algorithm: Algorithm = "sliding",
         fail_open: bool = True,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError(f"rate limit: limit must be >= 1, got {limit}")
@@ -147,6 +154,7 @@ class RateLimiter:
         self.window_ms = max(1, round(window_seconds * 1000))
         self.algorithm = algorithm
         self.fail_open = fail_open
+        self.breaker = breaker
         self._prefix = f"{prefix}:rl:{algorithm}:"
         # valkey-py types register_script for the standalone client only; the cluster
         # client inherits it and routes EVALSHA by the first key.
@@ -169,17 +177,22 @@ class RateLimiter:
         """Count one request for ``caller``; ``now`` (epoch seconds) overrides the clock."""
         key = self.key(caller)
         now_arg = "" if now is None else str(math.floor(now * 1000))
+        breaker = self.breaker
+        if breaker is not None and not breaker.allow():
+            return self._default()
         try:
             reply: Any = self._script(keys=[key], args=[self.limit, self.window_ms, now_arg])
         except VALKEY_ERRORS as exc:
+            if breaker is not None:
+                breaker.record_failure()
             log.warning(
                 "rate limiter unavailable (%s); failing %s",
                 exc,
                 "open" if self.fail_open else "closed",
             )
-            if self.fail_open:
-                return Decision(True, self.limit, self.limit, 0.0, 0.0)
-            return Decision(False, self.limit, 0, 1.0, 1.0)
+            return self._default()
+        if breaker is not None:
+            breaker.record_success()
         allowed, remaining, retry_ms, reset_ms = (int(v) for v in reply)
         return Decision(
             allowed=bool(allowed),
@@ -188,3 +201,9 @@ class RateLimiter:
             retry_after=retry_ms / 1000,
             reset=reset_ms / 1000,
         )
+
+    def _default(self) -> Decision:
+        """The answer when Valkey cannot count: allow all, or refuse for a second."""
+        if self.fail_open:
+            return Decision(True, self.limit, self.limit, 0.0, 0.0, degraded=True)
+        return Decision(False, self.limit, 0, 1.0, 1.0, degraded=True)

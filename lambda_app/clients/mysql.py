@@ -24,7 +24,8 @@ from pymysql.connections import Connection
 from lambda_app.clients.errors import DatabaseUnavailable
 from lambda_app.settings import DatabaseSettings, Settings
 
-#: What a caller catches to mean "the database did not answer".
+#: What a caller catches to mean "the database did not answer": refused, lost, timed
+#: out or already closed.
 DB_ERRORS: tuple[type[BaseException], ...] = (
     pymysql.err.OperationalError,
     pymysql.err.InterfaceError,
@@ -93,6 +94,19 @@ def _reason(exc: pymysql.err.OperationalError) -> str:
     return str(message).splitlines()[0]
 
 
+def _answers(conn: Connection[Any]) -> bool:
+    """Whether ``conn`` is open and answers a ping. A connection that a failed query
+    closed makes PyMySQL's ping raise a bare ``Error("Already closed")``, which is no
+    driver error a caller would read as an outage, so it is never pinged."""
+    if not conn.open:
+        return False
+    try:
+        conn.ping(reconnect=False)
+    except (pymysql.err.Error, OSError):
+        return False
+    return True
+
+
 class Database:
     """Hands out this thread's connection, opening it on first use.
 
@@ -125,15 +139,12 @@ class Database:
         in favour of opening a new connection, which is what happens here.
         """
         conn: Connection[Any] | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            try:
-                conn.ping(reconnect=False)
-            except DB_ERRORS:
-                self.close()
-                conn = None
-        if conn is None:
-            self._open()
+        if conn is not None and not _answers(conn):
+            self.close()
+            conn = None
         self._local.used_at = self._clock()
+        if conn is None:
+            self._open()  # DatabaseUnavailable if it cannot; the next use tries again
 
     def ping_if_idle(self) -> None:
         """``ensure_alive`` only when this thread holds a connection unused for
@@ -143,7 +154,11 @@ class Database:
         Never connects: a request that may be served from the cache should not wait out
         a connect timeout during a database outage for a connection it may not need.
         """
-        if getattr(self._local, "conn", None) is None:
+        conn: Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        if not conn.open:
+            self.close()  # the next use opens a fresh one
             return
         if self._clock() - getattr(self._local, "used_at", 0.0) >= IDLE_PING_SECONDS:
             self.ensure_alive()

@@ -75,12 +75,13 @@ class Services:
 
 def _announcer(client: ValkeyClient, cache: CacheAside, channel: str) -> Announcer:
     """Every write's invalidation: drop this process's near copy at once, then tell the
-    other instances (their subscribers drop theirs; a standalone worker can log them)."""
+    other instances (their subscribers drop theirs; a standalone worker can log them).
+    The publish goes through the shared breaker: a hung cache costs no write a timeout."""
 
     def announce(keys: Sequence[str]) -> None:
         if isinstance(cache.near, NearCache):
             cache.near.invalidate(keys)
-        publish_invalidation(client, keys, channel=channel)
+        cache.breaker.call(publish_invalidation, client, keys, channel=channel)
 
     return announce
 
@@ -92,8 +93,13 @@ def build_services(settings: Settings) -> Services:
     keys = KeyBuilder(settings.cache.prefix)
     cache = CacheAside.from_settings(settings.cache, client, policies=POLICIES)
     announce = _announcer(client, cache, keys.channel(DEFAULT_CHANNEL_NAME))
-    groups = GroupVersions(client, keys, version_ttl_seconds=max(settings.cache.ttls.values()))
-    invalidator = Invalidator(client, announce=announce)
+    groups = GroupVersions(
+        client,
+        keys,
+        version_ttl_seconds=max(settings.cache.ttls.values()),
+        breaker=cache.breaker,
+    )
+    invalidator = Invalidator(client, announce=announce, breaker=cache.breaker)
     storage = StringStorage(client, cache.codec)
 
     def entries(resource: str, load: Callable[[Any], Row | None]) -> WriteThrough:
@@ -160,6 +166,7 @@ def build_services(settings: Settings) -> Services:
             limit=settings.rate_limit.requests,
             window_seconds=settings.rate_limit.window,
             algorithm=settings.rate_limit.algorithm,
+            breaker=cache.breaker,
         ),
     )
 

@@ -85,13 +85,24 @@ class RateLimited(ServiceError):
 
 
 class Unavailable(ServiceError):
+    """``reason`` is for the log (it may name hosts); ``advice`` is safe to return."""
+
     status = 503
     code = "unavailable"
 
-    def __init__(self, dependency: str, reason: str) -> None:
+    def __init__(self, dependency: str, reason: str, advice: str = "try again shortly") -> None:
         self.dependency = dependency
         self.reason = reason
+        self.advice = advice
         super().__init__(f"{dependency} unavailable: {reason}")
+
+
+#: MySQL's "table doesn't exist": a database nobody migrated.
+_NO_SUCH_TABLE = 1146
+SCHEMA_MISSING_ADVICE = (
+    "the database has no schema; apply the migrations "
+    "(make seed, or python -m scripts.ops seed --local)"
+)
 
 
 @contextlib.contextmanager
@@ -101,6 +112,8 @@ def domain_errors() -> Iterator[None]:
     Wrapped around every repository call of a service, so a database failure becomes
     ``Unavailable`` before any cache step that follows a write can run.
     """
+    import pymysql
+
     from lambda_app.caching.keys import InvalidKeyError
     from lambda_app.clients.errors import DatabaseUnavailable
     from lambda_app.clients.mysql import DB_ERRORS
@@ -120,6 +133,11 @@ def domain_errors() -> Iterator[None]:
         raise BadRequest(str(exc)) from None
     except DatabaseUnavailable as exc:
         raise Unavailable("database", exc.reason) from None
+    except pymysql.err.ProgrammingError as exc:
+        if exc.args and exc.args[0] == _NO_SUCH_TABLE:
+            log.error("database schema missing: %s", exc)
+            raise Unavailable("database", _reason(exc), SCHEMA_MISSING_ADVICE) from None
+        raise
     except DB_ERRORS as exc:
         log.warning("database error: %s", exc)
         raise Unavailable("database", _reason(exc)) from None
