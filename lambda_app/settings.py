@@ -203,6 +203,9 @@ class RateLimitSettings:
     requests: int = 100
     window: int = 60
     algorithm: RateLimitAlgorithm = "sliding"
+    #: Login attempts per source address and, separately, per email, in ``login_window``.
+    login_requests: int = 10
+    login_window: int = 300
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,10 @@ class Settings:
                 algorithm=env.choice(  # type: ignore[arg-type]
                     "RATE_LIMIT_ALGORITHM", "sliding", ("sliding", "fixed")
                 ),
+                login_requests=env.whole("LOGIN_RATE_LIMIT_REQUESTS", 10, minimum=1,
+                                         maximum=10_000),
+                login_window=env.whole("LOGIN_RATE_LIMIT_WINDOW", 300, minimum=1,
+                                       maximum=86_400),
             ),
             aws_region=_region(env),
             service_name=env.text("POWERTOOLS_SERVICE_NAME", "valkey-caching"),

@@ -10,140 +10,52 @@ Lambda: no framework, no second implementation of the routes.
 from __future__ import annotations
 
 import argparse
-import base64
+import contextlib
 import importlib
 import json
 import sys
 import threading
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+
+from scripts.lambda_events import (
+    LOCAL_OPERATOR_ARN,
+    LambdaContext,
+    build_event,
+    local_principal,
+    response_parts,
+)
+
+__all__ = ["LOCAL_OPERATOR_ARN", "LambdaContext", "build_event", "response_parts"]
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 #: API Gateway's own payload ceiling; the handler applies the app's smaller limit.
 MAX_BODY_BYTES = 10 * 1024 * 1024
-_TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded")
 
 
-@dataclass
-class LambdaContext:
-    """The attributes Powertools reads from a real Lambda context."""
-
-    function_name: str = "api-local"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:api-local"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/api-local"
-    log_stream_name: str = "local"
-    deadline: float = field(default_factory=lambda: time.monotonic() + 30)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
-
-
-def build_event(
-    *,
-    method: str,
-    target: str,
-    headers: list[tuple[str, str]],
-    body: bytes,
-    source_ip: str,
-    host: str,
-) -> dict[str, Any]:
-    """An HTTP API v2 event, as API Gateway would send it."""
-    parts = urlsplit(target)
-    merged: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in headers:
-        key = name.lower()
-        if key == "cookie":
-            cookies.extend(c.strip() for c in value.split(";") if c.strip())
-            continue
-        merged[key] = f"{merged[key]},{value}" if key in merged else value
-    query: dict[str, str] = {}
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        query[key] = f"{query[key]},{value}" if key in query else value
-    content_type = merged.get("content-type", "")
-    is_text = not body or content_type.startswith(_TEXT_TYPES)
-    try:
-        text = body.decode() if is_text else None
-    except UnicodeDecodeError:
-        text = None
-    now = datetime.now(UTC)
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": parts.path or "/",
-        "rawQueryString": parts.query,
-        "headers": merged,
-        "requestContext": {
-            "accountId": "000000000000",
-            "apiId": "local",
-            "domainName": host,
-            "domainPrefix": host.split(".", maxsplit=1)[0],
-            "http": {
-                "method": method,
-                "path": parts.path or "/",
-                "protocol": "HTTP/1.1",
-                "sourceIp": source_ip,
-                "userAgent": merged.get("user-agent", ""),
-            },
-            "requestId": str(uuid.uuid4()),
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
-        },
-        "isBase64Encoded": text is None,
-    }
-    if cookies:
-        event["cookies"] = cookies
-    if query:
-        event["queryStringParameters"] = query
-    if body:
-        event["body"] = text if text is not None else base64.b64encode(body).decode()
-    return event
-
-
-def response_parts(result: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Status, headers and body bytes from a handler's v2 response."""
-    status = int(result.get("statusCode", 200))
-    headers = [(k, str(v)) for k, v in (result.get("headers") or {}).items()]
-    for name, values in (result.get("multiValueHeaders") or {}).items():
-        headers.extend((name, str(v)) for v in values)
-    headers.extend(("Set-Cookie", c) for c in result.get("cookies") or [])
-    raw = result.get("body") or ""
-    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
-    return status, headers, body
-
-
-def make_request_handler(handler: Handler) -> type[BaseHTTPRequestHandler]:
+def make_request_handler(
+    handler: Handler, *, principal: str | None = None, sigv4: bool = False
+) -> type[BaseHTTPRequestHandler]:
+    """``principal``: whom every unsigned-looking request counts as signed by (the local
+    operator; None: anonymous). ``sigv4``: verify signatures instead, as API Gateway
+    does, against the local key pair (:mod:`scripts.local_sigv4`)."""
     class LambdaProxy(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "lambda-local"
         # Headers and body leave in two writes; with Nagle on, each keep-alive response
         # waits ~40 ms for the client's delayed ACK.
         disable_nagle_algorithm = True
-        # http.server's own refusals (bad request line, URI too long, unknown method)
-        # answer in the API's error shape instead of HTML.
-        error_content_type = "application/json"
-        error_message_format = '{"error": "http_%(code)d", "message": "%(message)s"}'
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                self._send(413, [("Content-Type", "application/json")], json.dumps(
-                    {"error": "payload_too_large", "message": "request body over 10 MB"}
-                ).encode())
+            try:
+                body = self._read_body()
+            except _BadBody as exc:
+                self._send_json(exc.status, exc.code, exc.message)
                 self.close_connection = True
                 return
-            body = self.rfile.read(length) if length else b""
             event = build_event(
                 method=self.command,
                 target=self.path,
@@ -151,6 +63,7 @@ def make_request_handler(handler: Handler) -> type[BaseHTTPRequestHandler]:
                 body=body,
                 source_ip=self.client_address[0],
                 host=self.headers.get("Host", "127.0.0.1"),
+                principal=self._principal(body),
             )
             try:
                 result = handler(event, LambdaContext())
@@ -163,6 +76,81 @@ def make_request_handler(handler: Handler) -> type[BaseHTTPRequestHandler]:
                 }
             self._send(*response_parts(result))
 
+        def _principal(self, body: bytes) -> str | None:
+            if not sigv4:
+                return local_principal(
+                    principal, self.client_address[0], self.headers.get("Authorization")
+                )
+            from scripts.local_sigv4 import verify
+
+            host = self.headers.get("Host", "127.0.0.1")
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            return verify(method=self.command, url=f"http://{host}{self.path}",
+                          headers=headers, body=body)
+
+        def _read_body(self) -> bytes:
+            """The request body, by Content-Length or chunked transfer coding."""
+            coding = self.headers.get("Transfer-Encoding", "").strip().lower()
+            if coding and coding != "identity":
+                if coding != "chunked":
+                    raise _BadBody(501, "not_implemented",
+                                   f"transfer coding {coding!r} is not supported")
+                return self._read_chunked()
+            raw_length = (self.headers.get("Content-Length") or "0").strip()
+            if not raw_length.isdigit():
+                raise _BadBody(400, "malformed_request", "Content-Length must be a number")
+            length = int(raw_length)
+            if length > MAX_BODY_BYTES:
+                raise _BadBody(413, "payload_too_large", "request body over 10 MB")
+            return self.rfile.read(length) if length else b""
+
+        def _read_chunked(self) -> bytes:
+            body = bytearray()
+            while True:
+                line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+                try:
+                    size = int(line, 16)
+                except ValueError:
+                    raise _BadBody(400, "malformed_request", "bad chunk size") from None
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass  # trailer fields, ignored
+                    return bytes(body)
+                if len(body) + size > MAX_BODY_BYTES:
+                    raise _BadBody(413, "payload_too_large", "request body over 10 MB")
+                body += self.rfile.read(size)
+                self.rfile.readline(1024)  # the CRLF after each chunk
+
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            """http.server's own refusals (bad request line, header too long) in the API's
+            error shape, with the body encoded by json rather than %-formatting."""
+            self.close_connection = True
+            text = message or HTTPStatus(code).phrase
+            with contextlib.suppress(OSError):  # the client may be gone already
+                self._send_json(code, f"http_{code}", text)
+
+        def _send_json(self, status: int, code: str, message: str) -> None:
+            body = json.dumps({"error": code, "message": message}).encode()
+            self._send(status, [("Content-Type", "application/json")], body)
+
+        def handle_one_request(self) -> None:
+            try:
+                super().handle_one_request()
+            except (ConnectionResetError, BrokenPipeError, TimeoutError) as exc:
+                # A client that goes away is not a server error: one line, no traceback.
+                self.close_connection = True
+                if not self.server.quiet:  # type: ignore[attr-defined]
+                    sys.stderr.write(f"{self.address_string()} disconnected: "
+                                     f"{type(exc).__name__}\n")
+
+        def __getattr__(self, name: str) -> Any:
+            # Every method reaches the handler, which answers 405 with Allow (TRACE too).
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
         def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
             self.send_response(status)
             for name, value in headers:
@@ -173,7 +161,6 @@ def make_request_handler(handler: Handler) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
         def log_message(self, format: str, *args: Any) -> None:
             if self.server.quiet:  # type: ignore[attr-defined]
@@ -181,6 +168,12 @@ def make_request_handler(handler: Handler) -> type[BaseHTTPRequestHandler]:
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
     return LambdaProxy
+
+
+class _BadBody(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
 
 
 class LocalServer(ThreadingHTTPServer):
@@ -196,14 +189,55 @@ def load_handler(spec: str) -> Handler:
 
 
 def start_in_thread(
-    handler: Handler, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True
+    handler: Handler,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    quiet: bool = True,
+    principal: str | None = LOCAL_OPERATOR_ARN,
+    sigv4: bool = False,
 ) -> tuple[LocalServer, threading.Thread]:
     """Serve in a background thread (tests); port 0 picks a free one."""
-    server = LocalServer((host, port), make_request_handler(handler))
+    server = LocalServer(
+        (host, port), make_request_handler(handler, principal=principal, sigv4=sigv4)
+    )
     server.quiet = quiet
     thread = threading.Thread(target=server.serve_forever, name="api-local", daemon=True)
     thread.start()
     return server, thread
+
+
+def check_settings() -> str | None:
+    """What is wrong with the environment's settings, before anything listens: a server
+    that prints "serving" and then answers 500 to everything helps nobody."""
+    from lambda_app.clients.errors import ConfigError
+    from lambda_app.settings import get_settings
+
+    try:
+        get_settings()
+    except ConfigError as exc:
+        return f"invalid setting {exc}"
+    return None
+
+
+def prepare_database() -> None:
+    """Migrate, and seed an empty database, as ``make demo`` does. A database that does
+    not answer is reported, not fatal: the API answers 503 until it does."""
+    from lambda_app.clients.errors import DatabaseUnavailable
+    from lambda_app.clients.mysql import connect
+    from lambda_app.data.bootstrap import ensure_ready
+    from lambda_app.settings import get_settings
+
+    try:
+        conn = connect(get_settings().db)
+    except DatabaseUnavailable as exc:
+        print(f"serve: database not prepared: {exc}", file=sys.stderr)
+        return
+    try:
+        print(f"database: {ensure_ready(conn, progress=sys.stderr.isatty()).describe()}",
+              flush=True)
+    finally:
+        conn.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,21 +248,52 @@ def main(argv: list[str] | None = None) -> int:
         "--handler", default="lambda_app.handlers.api:handler", help="module:function"
     )
     parser.add_argument("--quiet", action="store_true", help="no access log")
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument(
+        "--anonymous", action="store_true",
+        help="treat requests as unsigned, as the deployed API does without SigV4 "
+        "(default: every request comes from the local operator)",
+    )
+    who.add_argument(
+        "--sigv4", action="store_true",
+        help="verify SigV4 signatures as the deployed API does, by the local key pair "
+        "in scripts/local_sigv4.py (default: every request comes from the local operator)",
+    )
+    parser.add_argument(
+        "--no-prepare", dest="prepare", action="store_false",
+        help="do not migrate the database or seed an empty one before serving",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65_535:
         parser.error(f"--port: expected 0-65535, got {args.port}")
+    problem = check_settings()
+    if problem:
+        print(f"serve: {problem}", file=sys.stderr)
+        return 2
+    if args.prepare:
+        prepare_database()
     try:
         handler = load_handler(args.handler)
     except Exception as exc:
         print(f"serve: cannot load {args.handler}: {exc}", file=sys.stderr)
         return 1
     try:
-        server = LocalServer((args.host, args.port), make_request_handler(handler))
+        principal = None if args.anonymous or args.sigv4 else LOCAL_OPERATOR_ARN
+        server = LocalServer(
+            (args.host, args.port),
+            make_request_handler(handler, principal=principal, sigv4=args.sigv4),
+        )
     except OSError as exc:
         print(f"serve: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
     server.quiet = args.quiet
     url = f"http://{args.host}:{server.server_address[1]}"
+    if principal:
+        print(f"auth: every request counts as SigV4-signed by {principal} "
+              "(--sigv4 to verify signatures as the deployed API does)", flush=True)
+    elif args.sigv4:
+        print("auth: operator routes need a SigV4 signature by the local key pair "
+              "(scripts/local_sigv4.py)", flush=True)
     print(f"serving {args.handler} at {url}  (docs: {url}/docs, Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()

@@ -9,67 +9,31 @@ escapes decode to lone surrogates, which PyMySQL cannot encode), prices fit
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    model_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
-#: Largest id MySQL's signed INT holds; larger ids cannot exist.
-MAX_ID = 2**31 - 1
+from lambda_app.api.fields import (
+    INTEGRAL,
+    Age,
+    Count,
+    Description,
+    Email,
+    Id,
+    Money,
+    Name,
+    Password,
+    Price,
+    SentTime,
+    UtcTime,
+    matches,
+)
+from lambda_app.services.cache_admin import INVALIDATABLE
+
 MAX_TOP = 100
 MAX_WARM = 1_000
-MAX_DESCRIPTION = 10_000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-
-def _utf8(value: str) -> str:
-    """Reject lone surrogates (from ``\\ud800``-style escapes) and control characters."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-def _single_line(value: str) -> str:
-    if "\n" in value or "\r" in value or "\t" in value:
-        raise ValueError("must be a single line")
-    stripped = value.strip()
-    if not stripped:
-        raise ValueError("must not be blank")
-    return stripped
-
-
-def _email(value: str) -> str:
-    if not _EMAIL.fullmatch(value):
-        raise ValueError("must be an email address like name@example.com")
-    return value.lower()
-
-
-Text = Annotated[str, AfterValidator(_utf8)]
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_utf8),
-                 AfterValidator(_single_line)]
-Email = Annotated[str, Field(min_length=3, max_length=255), AfterValidator(_utf8),
-                  AfterValidator(_email)]
-Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
-Price = Annotated[
-    Decimal,
-    Field(ge=0, max_digits=10, decimal_places=2, examples=[19.99]),
-    PlainSerializer(float, return_type=float, when_used="json"),
-]
-Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 
 class _Request(BaseModel):
@@ -78,8 +42,15 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: A field of the representation GET returns, accepted back by PUT and ignored.
+READ_ONLY = Field(json_schema_extra={"readOnly": True}, description="read-only: ignored")
+
+
 class _Patch(_Request):
-    """A partial update: only the fields sent change; ``null`` only where it means "unset"."""
+    """A partial update (PATCH, merge semantics): only the fields sent change; ``null``
+    only where it means "unset" (the fields in ``nullable``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     nullable: ClassVar[frozenset[str]] = frozenset()
 
@@ -122,17 +93,34 @@ class ErrorBody(BaseModel):
 
 
 class ProductIn(_Request):
+    """A new product (POST)."""
+
     name: Name
     price: Price
-    description: Annotated[Text, Field(max_length=MAX_DESCRIPTION)] = ""
+    description: Description = ""
 
 
-class ProductUpdate(_Patch):
-    """PUT changes the fields given; at least one is required."""
+class ProductReplace(_Request):
+    """PUT: the whole product, as GET returns it. Read-only fields are ignored."""
 
-    name: Name | None = None
-    price: Price | None = None
-    description: Annotated[Text, Field(max_length=MAX_DESCRIPTION)] | None = None
+    name: Name
+    price: Price
+    description: Description | None = Field("", description="null is stored as empty")
+    id: Annotated[Id | None, READ_ONLY] = None
+    views: Annotated[Count | None, READ_ONLY] = None
+    sales: Annotated[Count | None, READ_ONLY] = None
+    updated_at: Annotated[SentTime | None, READ_ONLY] = None
+
+    def values(self) -> dict[str, Any]:
+        return {"name": self.name, "price": self.price, "description": self.description or ""}
+
+
+class ProductPatch(_Patch):
+    """PATCH: the fields given change; at least one is required."""
+
+    name: Name | SkipJsonSchema[None] = None
+    price: Price | SkipJsonSchema[None] = None
+    description: Description | SkipJsonSchema[None] = None
 
 
 class Product(_Out):
@@ -142,7 +130,7 @@ class Product(_Out):
     description: str | None = None
     views: int = 0
     sales: int = 0
-    updated_at: dt.datetime | None = None
+    updated_at: UtcTime | None = None
 
 
 class ProductList(_Out):
@@ -154,17 +142,36 @@ class ProductList(_Out):
 
 
 class UserIn(_Request):
+    """A new user (POST); the password is stored only as a salted scrypt hash."""
+
     name: Name
     email: Email
-    age: Annotated[int, Field(strict=True, ge=0, le=150)] | None = None
+    age: Age | None = None
+    password: Password
 
 
-class UserUpdate(_Patch):
+class UserReplace(_Request):
+    """PUT: the whole user, as GET returns it (read-only fields ignored). A password,
+    if given, replaces the old one; without one the old one stays."""
+
+    name: Name
+    email: Email
+    age: Age | None = None
+    password: Password | SkipJsonSchema[None] = None
+    id: Annotated[Id | None, READ_ONLY] = None
+    created_at: Annotated[SentTime | None, READ_ONLY] = None
+
+    def values(self) -> dict[str, Any]:
+        return {"name": self.name, "email": self.email, "age": self.age}
+
+
+class UserPatch(_Patch):
     nullable: ClassVar[frozenset[str]] = frozenset({"age"})
 
-    name: Name | None = None
-    email: Email | None = None
-    age: Annotated[int, Field(strict=True, ge=0, le=150)] | None = None
+    name: Name | SkipJsonSchema[None] = None
+    email: Email | SkipJsonSchema[None] = None
+    age: Age | None = None
+    password: Password | SkipJsonSchema[None] = None
 
 
 class User(_Out):
@@ -172,26 +179,28 @@ class User(_Out):
     name: str
     email: str
     age: int | None = None
-    created_at: dt.datetime | None = None
+    created_at: UtcTime | None = None
 
 
 # --- sessions -----------------------------------------------------------------------
 
 
-class SessionIn(_Request):
-    user_id: Id
+class LoginIn(_Request):
+    email: Email
+    password: Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class SessionCreated(_Out):
-    token: str
-    expires_in: int
+    token: str = Field(description="send as `Authorization: Bearer <token>`; shown once")
+    expires_in: int = Field(description="seconds of inactivity before the session ends")
+    user_id: int
 
 
 class Session(_Out):
     user_id: int
     expires_in: int = Field(description="seconds of inactivity left (refreshed by this read)")
-    created_at: dt.datetime | None = None
-    last_active: dt.datetime | None = None
+    created_at: UtcTime | None = None
+    last_active: UtcTime | None = None
 
 
 # --- stats, health, cache admin ----------------------------------------------------
@@ -213,7 +222,7 @@ class Dashboard(_Out):
 
 
 class WarmIn(_Request):
-    products_top: Annotated[int, Field(strict=True, ge=1, le=MAX_WARM)] = 100
+    products_top: Annotated[int, Field(strict=True, ge=1, le=MAX_WARM), INTEGRAL] = 100
 
 
 class Warmed(BaseModel):
@@ -225,24 +234,46 @@ class Warmed(BaseModel):
     seconds: float
 
 
+_ONE_OF_TARGETS: JsonDict = {
+    "oneOf": [{"required": [name]} for name in ("key", "pattern", "tag")]
+}
+_CLASSES = "|".join(INVALIDATABLE)
+#: ``<data class>:<rest>``: only cached data, never sessions or counters, can be named.
+_TARGET = f"^({_CLASSES}):[^\\u0000-\\u001f\\u007f]+$"
+_TAG = f"^({_CLASSES}):[A-Za-z0-9_.@+=,/-]{{1,200}}$"
+_TARGET_RULE = f"must start with a cached data class ({', '.join(INVALIDATABLE)}) and ':'"
+
+
+_Target = Annotated[
+    str,
+    Field(min_length=1, max_length=512, json_schema_extra={"pattern": _TARGET}),
+    AfterValidator(matches(_TARGET, _TARGET_RULE)),
+]
+_Tag = Annotated[
+    str,
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": _TAG}),
+    AfterValidator(matches(_TAG, _TARGET_RULE + ", then an id")),
+]
+
+
 class InvalidateIn(_Request):
     """Exactly one of: a key, a glob pattern, or a tag (``<resource>:<id>``).
 
-    Keys and patterns may omit the app's prefix (``product:42`` means ``app:product:42``):
-    only this app's keys can be deleted.
+    Names are relative to the app (``product:42``, ``product:*``): the service adds its
+    key prefix. Only cached data classes can be named, never sessions or counters.
     """
 
-    key: Annotated[Text, Field(min_length=1, max_length=512, examples=["product:42"])] | None = None
-    pattern: Annotated[
-        Text, Field(min_length=1, max_length=512, examples=["product:*"])
-    ] | None = None
-    tag: Annotated[Text, Field(min_length=1, max_length=200, examples=["user:42"])] | None = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_OF_TARGETS)
+
+    key: _Target | SkipJsonSchema[None] = Field(None, examples=["product:42"])
+    pattern: _Target | SkipJsonSchema[None] = Field(None, examples=["product:*"])
+    tag: _Tag | SkipJsonSchema[None] = Field(None, examples=["user:42"])
 
     @model_validator(mode="after")
     def _exactly_one(self) -> InvalidateIn:
-        given = [name for name in ("key", "pattern", "tag") if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of key, pattern, tag")
+        given = sorted(self.model_fields_set)
+        if len(given) != 1 or getattr(self, given[0]) is None:
+            raise ValueError("give exactly one of key, pattern, tag (not null)")
         return self
 
 

@@ -32,7 +32,7 @@ def invalidate(request: InvalidateIn) -> Deleted:
     prefix = f"{found.keys.prefix}:"
 
     def qualified(name: str | None) -> str | None:
-        return name if name is None or name.startswith(prefix) else prefix + name
+        return None if name is None else prefix + name
 
     result = found.cache_admin.invalidate(
         key=qualified(request.key), pattern=qualified(request.pattern), tag=request.tag

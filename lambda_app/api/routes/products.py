@@ -9,7 +9,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from lambda_app.api.deps import cached, created, no_content, services
-from lambda_app.api.models import MAX_TOP, Product, ProductIn, ProductList, ProductUpdate
+from lambda_app.api.models import (
+    MAX_TOP,
+    Product,
+    ProductIn,
+    ProductList,
+    ProductPatch,
+    ProductReplace,
+)
 from lambda_app.api.openapi import responses
 from lambda_app.api.routes import new_router
 from lambda_app.api.routes.params import PathId
@@ -56,11 +63,21 @@ def create_product(product: ProductIn) -> Response[Product]:
 
 @router.put(
     "/products/<id>",
-    summary="Update a product (the cached entry is refreshed)",
+    summary="Replace a product with the representation GET returns (cache refreshed)",
     tags=TAGS,
     responses=responses(200, "The updated product", 400, 404, 413, 415, 503),
 )
-def update_product(id: PathId, changes: ProductUpdate) -> Product:
+def replace_product(id: PathId, product: ProductReplace) -> Product:
+    return Product.model_validate(services().products.update(id, product.values()))
+
+
+@router.patch(
+    "/products/<id>",
+    summary="Change some fields of a product (merge; cache refreshed)",
+    tags=TAGS,
+    responses=responses(200, "The updated product", 400, 404, 413, 415, 503),
+)
+def patch_product(id: PathId, changes: ProductPatch) -> Product:
     return Product.model_validate(services().products.update(id, changes.changes()))
 
 

@@ -67,7 +67,7 @@ def test_create_update_delete_keep_the_cache_consistent(api, caller) -> None:
     read = call("GET", f"/products/{pid}", api_key=caller)
     assert (read.header("X-Cache"), read.body["name"]) == ("HIT", "Lamp")  # cached at create
 
-    updated = call("PUT", f"/products/{pid}", {"price": "13.75"}, api_key=caller)
+    updated = call("PATCH", f"/products/{pid}", {"price": "13.75"}, api_key=caller)
     assert (updated.status, updated.body["price"], updated.body["name"]) == (200, 13.75, "Lamp")
     after = call("GET", f"/products/{pid}", api_key=caller)
     assert after.status == 200
@@ -77,7 +77,9 @@ def test_create_update_delete_keep_the_cache_consistent(api, caller) -> None:
     assert (deleted.status, deleted.raw) == (204, b"")
     assert call("GET", f"/products/{pid}", api_key=caller).status == 404
     assert call("DELETE", f"/products/{pid}", api_key=caller).status == 404
-    assert call("PUT", f"/products/{pid}", {"name": "x"}, api_key=caller).status == 404
+    assert call("PATCH", f"/products/{pid}", {"name": "x"}, api_key=caller).status == 404
+    assert call("PUT", f"/products/{pid}", {"name": "x", "price": 1},
+                api_key=caller).status == 404
 
 
 def test_a_write_makes_cached_rankings_stale(api, caller) -> None:
@@ -115,7 +117,32 @@ def test_invalid_products_are_400_naming_the_field(api, caller, body, field) -> 
     assert answer.body["message"].startswith(f"{field}: ")
 
 
-def test_an_empty_update_is_400(api, caller) -> None:
-    answer = call("PUT", "/products/1", {}, api_key=caller)
+def test_an_empty_patch_is_400(api, caller) -> None:
+    answer = call("PATCH", "/products/1", {}, api_key=caller)
     assert answer.status == 400
     assert "at least one of name, price, description" in answer.body["message"]
+
+
+def test_put_takes_back_what_get_returned_and_ignores_read_only_fields(api, caller) -> None:
+    """A client can write back the representation it read: id, views, sales and
+    updated_at are accepted and ignored; what PUT omits is reset (a replacement)."""
+    read = call("GET", "/products/3", api_key=caller).body
+    assert read["updated_at"].endswith("Z")  # RFC 3339, UTC
+    edited = {**read, "name": "Renamed", "views": 0, "sales": 10**6, "id": 999}
+    written = call("PUT", "/products/3", edited, api_key=caller)
+    assert written.status == 200, written.body
+    assert (written.body["id"], written.body["name"]) == (3, "Renamed")
+    assert (written.body["views"], written.body["sales"]) == (read["views"], read["sales"])
+    without = call("PUT", "/products/3", {"name": "Plain", "price": 2}, api_key=caller).body
+    assert (without["description"], without["price"]) == ("", 2.0)
+    assert call("PUT", "/products/3", {"name": "No price"}, api_key=caller).status == 400
+
+
+def test_patch_changes_only_the_fields_sent(api, caller) -> None:
+    before = call("GET", "/products/5", api_key=caller).body
+    after = call("PATCH", "/products/5", {"description": "new words"}, api_key=caller).body
+    assert after["description"] == "new words"
+    assert {k: after[k] for k in ("name", "price", "views")} == {
+        k: before[k] for k in ("name", "price", "views")}
+    refused = call("PATCH", "/products/5", {"name": None}, api_key=caller)
+    assert (refused.status, refused.body["message"]) == (400, "name: must not be null")

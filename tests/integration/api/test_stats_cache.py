@@ -34,9 +34,9 @@ def test_invalidate_by_key_then_the_next_read_is_a_miss(api, caller) -> None:
     deleted = call("POST", "/cache/invalidate", {"key": "product:3"}, api_key=caller)
     assert deleted.body["deleted"] == 1
     assert call("GET", "/products/3", api_key=caller).header("X-Cache") == "MISS"
-    # the full key (with the prefix) works as well
+    # names are relative to the app: the Valkey key name (with the prefix) is not one
     full = call("POST", "/cache/invalidate", {"key": "apitest:product:3"}, api_key=caller)
-    assert full.body["deleted"] == 1
+    assert (full.status, full.body["error"]) == (400, "validation_error")
 
 
 def test_invalidate_by_pattern_and_by_tag(api, caller) -> None:
@@ -50,8 +50,20 @@ def test_invalidate_by_pattern_and_by_tag(api, caller) -> None:
     assert by_tag.status == 200
     assert by_tag.body["deleted"] == 1
     assert call("GET", "/users/1", api_key=caller).header("X-Cache") == "MISS"
-    absent = call("POST", "/cache/invalidate", {"key": "nothing:here"}, api_key=caller)
+    absent = call("POST", "/cache/invalidate", {"key": "product:999999"}, api_key=caller)
     assert (absent.status, absent.body["deleted"]) == (200, 0)
+
+
+@pytest.mark.parametrize("body", [
+    {"pattern": "*"}, {"pattern": "*:*"}, {"pattern": "rl:*"}, {"pattern": "session:*"},
+    {"key": "nothing:here"}, {"tag": "session:abc"}, {"pattern": "login:*"},
+])
+def test_invalidation_reaches_cached_data_only(api, caller, body) -> None:
+    """Sessions, rate-limit and login counters are state, not cache: no selector reaches
+    them, so an operator's wildcard cannot log users out or reset a limited caller."""
+    answer = call("POST", "/cache/invalidate", body, api_key=caller)
+    assert answer.status == 400, answer.body
+    assert "cached data class" in answer.body["message"], answer.body
 
 
 @pytest.mark.parametrize(
