@@ -185,6 +185,9 @@ class ApiConfig:
     throttle_rate_limit: int
     throttle_burst_limit: int
     access_log_retention_days: int
+    #: ``iam``: operator routes need SigV4 (the default); ``open``: anyone may write, for a
+    #: throwaway workshop environment only (synth warns).
+    auth: str = "iam"
 
 
 @dataclass(frozen=True)
@@ -626,7 +629,11 @@ def _api(s: _Section) -> ApiConfig:
         throttle_rate_limit=s.whole("throttle_rate_limit", 50, minimum=1, maximum=100_000),
         throttle_burst_limit=s.whole("throttle_burst_limit", 100, minimum=1, maximum=100_000),
         access_log_retention_days=s.choice("access_log_retention_days", 30, LOG_RETENTION_DAYS),
+        auth=s.choice("auth", "iam", API_AUTH_MODES),
     )
+
+
+API_AUTH_MODES = ("iam", "open")
 
 
 def _monitoring(s: _Section) -> MonitoringConfig:

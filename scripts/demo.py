@@ -48,20 +48,25 @@ class Reply:
         return self.headers.get("x-cache", "-")
 
 
+#: The password the demo gives the users it creates (seeded users have DEMO_PASSWORD).
+DEMO_USER_PASSWORD = "demo user password"  # noqa: S105
+
+
 class Api:
     """A keep-alive HTTP client that prints one line per call."""
 
-    def __init__(self, host: str, port: int, *, api_key: str | None = None) -> None:
+    def __init__(self, host: str, port: int, *, token: str | None = None) -> None:
         self.host, self.port = host, port
-        self.api_key = api_key
+        self.token = token
         self._conn = http.client.HTTPConnection(host, port, timeout=CALL_TIMEOUT)
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def with_key(self, api_key: str) -> Api:
-        return Api(self.host, self.port, api_key=api_key)
+    def with_token(self, token: str) -> Api:
+        """The same API as the user of a session (``Authorization: Bearer``)."""
+        return Api(self.host, self.port, token=token)
 
     def close(self) -> None:
         self._conn.close()
@@ -72,8 +77,8 @@ class Api:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        if self.api_key:
-            headers["X-Api-Key"] = self.api_key
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         started = time.perf_counter()
         try:
             self._conn.request(method, path, body=data, headers=headers)
@@ -123,26 +128,12 @@ def _brief(value: Any, width: int = 110) -> str:
 def prepare_database() -> None:
     """Migrations always (idempotent); the seed only when there are no products."""
     from lambda_app.clients.mysql import connect
-    from lambda_app.data.migrations import migrate
-    from lambda_app.data.seed import seed
+    from lambda_app.data.bootstrap import ensure_ready
     from lambda_app.settings import get_settings
 
-    settings = get_settings()
-    conn = connect(settings.db)
+    conn = connect(get_settings().db)
     try:
-        applied = migrate(conn)
-        note(f"migrations: {'applied ' + str(applied) if applied else 'up to date'}")
-        with conn.cursor() as cursor:
-            cursor.execute("SELECT COUNT(*) AS n FROM products")
-            row = cursor.fetchone()
-        conn.commit()
-        count = int(row["n"]) if row else 0
-        if count:
-            note(f"database has {count} products: seed skipped")
-            return
-        report = seed(conn, progress=sys.stderr.isatty())
-        note(f"seeded {report.products} products, {report.users} users, "
-             f"{report.orders} orders in {report.seconds:.1f} s")
+        note(ensure_ready(conn, progress=sys.stderr.isatty()).describe())
     finally:
         conn.close()
 
@@ -159,8 +150,9 @@ def _answers(host: str, port: int) -> bool:
 
 
 @contextmanager
-def api_server(host: str, port: int) -> Iterator[tuple[Api, Any]]:
-    """Reuse an API on ``port``, else serve the handler there (or on a free port)."""
+def api_server(host: str, port: int, operator: str) -> Iterator[tuple[Api, Any]]:
+    """Reuse an API on ``port``, else serve the handler there (or on a free port), with
+    every request signed by ``operator`` as ``make serve`` signs them."""
     if _answers(host, port):
         note(f"reusing the API already running at http://{host}:{port}")
         yield Api(host, port), None
@@ -169,9 +161,9 @@ def api_server(host: str, port: int) -> Iterator[tuple[Api, Any]]:
     from scripts.serve import start_in_thread
 
     try:
-        server, _thread = start_in_thread(handler, host, port)
+        server, _thread = start_in_thread(handler, host, port, principal=operator)
     except OSError:
-        server, _thread = start_in_thread(handler, host, 0)
+        server, _thread = start_in_thread(handler, host, 0, principal=operator)
     actual = int(server.server_address[1])
     note(f"serving lambda_app.handlers.api:handler at http://{host}:{actual}")
     try:
@@ -228,14 +220,15 @@ def cached_queries(api: Api) -> None:
 def write_through(api: Api, tag: str) -> None:
     step("4. Write-through: a read right after a write is a HIT with the new data")
     created = api.call("POST", "/users",
-                       {"name": f"Demo {tag}", "email": f"demo-{tag}@example.com", "age": 33})
+                       {"name": f"Demo {tag}", "email": f"demo-{tag}@example.com", "age": 33,
+                        "password": DEMO_USER_PASSWORD})
     if created.status != 201 or not isinstance(created.body, dict):
         note(f"could not create a user: {_brief(created.body)}")
         return
     uid = created.body["id"]
     read = api.call("GET", f"/users/{uid}")
     note(f"after create: {_brief(read.body)}")
-    api.call("PUT", f"/users/{uid}", {"name": f"Demo {tag} renamed", "age": 34})
+    api.call("PATCH", f"/users/{uid}", {"name": f"Demo {tag} renamed", "age": 34})
     read = api.call("GET", f"/users/{uid}")
     note(f"after update: {_brief(read.body)}")
     api.call("DELETE", f"/users/{uid}")
@@ -249,37 +242,56 @@ def write_through(api: Api, tag: str) -> None:
         return
     pid = product.body["id"]
     api.call("GET", f"/products/{pid}")
-    api.call("PUT", f"/products/{pid}", {"price": 24.5})
+    api.call("PATCH", f"/products/{pid}", {"price": 24.5})
     after = api.call("GET", f"/products/{pid}")
     note(f"price now {after.body.get('price') if isinstance(after.body, dict) else '?'}")
     api.call("DELETE", f"/products/{pid}")
 
 
 def sessions(api: Api, tag: str) -> None:
-    step("6. Sessions: write-through, 30 min sliding TTL")
+    step("6. Sessions: log in, bearer token, 30 min sliding TTL, log out")
+    email = f"session-{tag}@example.com"
     owner = api.call("POST", "/users",
-                     {"name": f"Session {tag}", "email": f"session-{tag}@example.com"},
+                     {"name": f"Session {tag}", "email": email, "password": DEMO_USER_PASSWORD},
                      quiet=True)
     if owner.status != 201 or not isinstance(owner.body, dict):
         note(f"could not create the session owner: {_brief(owner.body)}")
         return
-    created = api.call("POST", "/sessions", {"user_id": owner.body["id"]})
-    token = created.body.get("token") if isinstance(created.body, dict) else None
-    if not token:
-        note(f"no token: {_brief(created.body)}")
-        return
-    note(f"token {token[:12]}..., expires_in {created.body.get('expires_in')} s")
-    seen = api.call("GET", f"/sessions/{token}")
-    note(f"validated (TTL refreshed): {_brief(seen.body)}")
-    api.call("DELETE", f"/sessions/{token}")
-    gone = api.call("GET", f"/sessions/{token}")
-    note(f"after logout: {gone.status} {_brief(gone.body)}")
+    wrong = api.call("POST", "/sessions", {"email": email, "password": "not the password"})
+    note(f"wrong password: {wrong.status} {_brief(wrong.body)}")
+    token = log_in(api, email, DEMO_USER_PASSWORD)
+    if token:
+        user = api.with_token(token)
+        try:
+            seen = user.call("GET", "/sessions/current")
+            note(f"validated (TTL refreshed): {_brief(seen.body)}")
+            user.call("DELETE", "/sessions/current")
+            gone = user.call("GET", "/sessions/current")
+            note(f"after logout: {gone.status} {_brief(gone.body)}")
+        finally:
+            user.close()
     api.call("DELETE", f"/users/{owner.body['id']}", quiet=True)
 
 
+def log_in(api: Api, email: str, password: str) -> str | None:
+    created = api.call("POST", "/sessions", {"email": email, "password": password})
+    token = created.body.get("token") if isinstance(created.body, dict) else None
+    if not token:
+        note(f"no token: {_brief(created.body)}")
+        return None
+    note(f"token {token[:6]}... (shown once), expires_in {created.body.get('expires_in')} s")
+    return str(token)
+
+
 def rate_limiting(api: Api, tag: str) -> None:
-    step("7. Rate limiting: one caller (X-Api-Key) until 429")
-    caller = api.with_key(f"demo-{tag}-limit")
+    step("7. Rate limiting: one logged-in user until 429 (X-Api-Key would not help)")
+    email = f"limited-{tag}@example.com"
+    owner = api.call("POST", "/users", {"name": f"Limited {tag}", "email": email,
+                                         "password": DEMO_USER_PASSWORD}, quiet=True)
+    token = log_in(api, email, DEMO_USER_PASSWORD) if owner.status == 201 else None
+    if not token:
+        return
+    caller = api.with_token(token)
     try:
         first = caller.call("GET", "/products?top=1", quiet=True)
         limit = int(first.headers.get("ratelimit-limit", "0") or 0)
@@ -299,6 +311,7 @@ def rate_limiting(api: Api, tag: str) -> None:
             note(f"no 429 after {sent} requests (limit {limit})")
     finally:
         caller.close()
+        api.call("DELETE", f"/users/{owner.body['id']}", quiet=True)
 
 
 def warming(api: Api) -> None:
@@ -364,10 +377,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: {exc}\n  start the local servers first: make up", file=sys.stderr)
         return 1
     tag = uuid.uuid4().hex[:8]
-    with api_server(args.host, args.port) as (base, server):
-        # Its own caller id per run: a second demo within the window is not rate limited.
-        api = base.with_key(f"demo-{tag}")
-        base.close()
+    # Its own operator per run: a second demo within the window is not rate limited.
+    operator = f"arn:aws:iam::000000000000:user/demo-{tag}"
+    with api_server(args.host, args.port, operator) as (api, server):
         try:
             walk(api, tag)
         except (OSError, http.client.HTTPException) as exc:

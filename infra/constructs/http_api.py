@@ -1,7 +1,13 @@
-"""HTTP API (API Gateway v2) in front of the API function: throttled, with access logs.
+"""HTTP API (API Gateway v2) in front of the API function: throttled, with access logs,
+one explicit route per operation of the app's OpenAPI document.
 
 Why HTTP API rather than REST API: a Lambda proxy with no API Gateway features beyond
-throttling and logging, at a lower price and latency.
+throttling, logging and IAM authorization, at a lower price and latency.
+
+Routes come from the app itself (its OpenAPI document), and who may call each comes from
+``lambda_app.api.access``, the rule the handler enforces again: operator routes get
+``AWS_IAM`` (SigV4), the rest ``NONE``. There is no ``$default`` catch-all, so a request
+for anything else is API Gateway's 404 and never reaches the function.
 """
 
 from __future__ import annotations
@@ -9,9 +15,10 @@ from __future__ import annotations
 import json
 
 import jsii
-from aws_cdk import RemovalPolicy
+from aws_cdk import Annotations, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -67,8 +74,14 @@ class HttpApiEndpoint(Construct):
             api_name=name,
             description="Caching patterns over ElastiCache for Valkey and RDS MySQL",
             create_default_stage=False,
-            default_integration=integrations.HttpLambdaIntegration("ApiFunction", handler),
         )
+        self.routes = add_routes(self.api, handler, open_writes=config.auth == "open")
+        if config.auth == "open":
+            Annotations.of(self).add_warning_v2(
+                "app:OpenApi",
+                "api.auth is 'open': anyone on the internet can write, delete and "
+                "invalidate. Use it for a throwaway workshop environment only.",
+            )
         self.stage = apigwv2.HttpStage(
             self,
             "DefaultStage",
@@ -81,12 +94,58 @@ class HttpApiEndpoint(Construct):
             access_log_settings=_AccessLogSettings(self.access_log_group),
         )
         self.url = self.stage.url
-        acknowledge(
-            self.api,
-            "AwsSolutions-APIG4",
-            "A public demo API over demo catalog data; abuse is bounded by stage throttling "
-            "and the app's own per-client rate limiter.",
+        for route in self.routes.public:
+            acknowledge(
+                route,
+                "AwsSolutions-APIG4",
+                "Public by design (lambda_app.api.access): reads of demo catalog data, "
+                "health, the OpenAPI document, and log-in/log-out, whose request carries "
+                "its own credential. Bounded by stage throttling and per-caller limits.",
+            )
+
+
+class Routes:
+    """The routes made, by who may call them (``lambda_app.api.access``)."""
+
+    def __init__(self) -> None:
+        self.public: list[apigwv2.HttpRoute] = []
+        self.operator: list[apigwv2.HttpRoute] = []
+
+
+def operations() -> list[tuple[str, str]]:
+    """``(METHOD, /path/{param})`` for every operation of the app's OpenAPI document and
+    the document itself, plus ``HEAD`` wherever ``GET`` is (answered as GET)."""
+    from lambda_app.api.app import openapi_json
+
+    found: list[tuple[str, str]] = [("GET", "/openapi.json"), ("HEAD", "/openapi.json")]
+    for path, methods in json.loads(openapi_json())["paths"].items():
+        for method in methods:
+            found.append((method.upper(), path))
+            if method == "get":
+                found.append(("HEAD", path))
+    return sorted(found)
+
+
+def add_routes(
+    api: apigwv2.HttpApi, handler: lambda_.IFunction, *, open_writes: bool = False
+) -> Routes:
+    from lambda_app.api.access import OPERATOR, caller_kind
+
+    integration = integrations.HttpLambdaIntegration("ApiFunction", handler)
+    iam = authorizers.HttpIamAuthorizer()
+    routes = Routes()
+    for method, path in operations():
+        operator = caller_kind(method, path) == OPERATOR and not open_writes
+        made = apigwv2.HttpRoute(
+            api,
+            f"{method}{path}".replace("/", "_").replace("{", "").replace("}", ""),
+            http_api=api,
+            route_key=apigwv2.HttpRouteKey.with_(path, apigwv2.HttpMethod(method)),
+            integration=integration,
+            authorizer=iam if operator else None,
         )
+        (routes.operator if operator else routes.public).append(made)
+    return routes
 
 
 @jsii.implements(apigwv2.IAccessLogSettings)

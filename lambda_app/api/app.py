@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
 from lambda_app.api import middlewares
+from lambda_app.api.access import OPERATOR, caller_kind, iam_principal, normalized
 from lambda_app.api.errors import register_error_handlers
+from lambda_app.api.openapi import annotate_access
 from lambda_app.api.routes import cache, health, products, sessions, stats, users
 from lambda_app.clients.errors import DatabaseUnavailable
 from lambda_app.clients.mysql import get_db
@@ -51,8 +54,11 @@ for _module in (health, products, users, sessions, stats, cache):
 
 @functools.cache
 def openapi_json() -> str:
-    """The document, generated once per process from the routes."""
-    return app.get_openapi_json_schema(title=TITLE, version=VERSION, description=DESCRIPTION)
+    """The document, generated once per process from the routes and the access rule."""
+    document = json.loads(
+        app.get_openapi_json_schema(title=TITLE, version=VERSION, description=DESCRIPTION)
+    )
+    return json.dumps(annotate_access(document), separators=(",", ":"))
 
 
 @app.get("/openapi.json", include_in_schema=False)
@@ -113,8 +119,12 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     if correlation_id:
         extra["X-Correlation-Id"] = str(correlation_id)
     try:
-        revive_database()
-        result = app.resolve(event, context)
+        refusal = _refuse_unsigned(event)
+        if refusal is not None:
+            result = refusal
+        else:
+            revive_database()
+            result = app.resolve(_head_as_get(event), context)
     except Exception:
         logger.exception("request failed outside the resolver's handlers")
         result = _fallback(
@@ -129,6 +139,62 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     record_metrics(int(result.get("statusCode", 500)), headers)
     publish_cache_metrics()
     return result
+
+
+def _refuse_unsigned(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """403 for an operator route without a verified IAM principal, whatever route key
+    (an explicit route, ``$default``) the request arrived on: the stack enforces the
+    same rule with ``AWS_IAM`` routes, and this holds if a route is ever misconfigured."""
+    http = event["requestContext"]["http"]
+    path = str(event.get("rawPath") or http.get("path") or "/")
+    method = str(http.get("method", "")).upper()
+    if caller_kind(method, path) != OPERATOR or iam_principal(event):
+        return None
+    if not _is_operation(method, path) and not _is_operation(method, normalized(path)):
+        return None  # no such operation: the router's 404 or 405 (with Allow) says so
+    return _fallback(
+        403,
+        "forbidden",
+        "this route is for operators: sign the request with AWS SigV4 (IAM)",
+    )
+
+
+@functools.cache
+def operations() -> dict[str, frozenset[str]]:
+    """The document's operations: ``{"/products/{id}": {"GET", "PUT", ...}}``."""
+    paths = json.loads(openapi_json())["paths"]
+    return {path: frozenset(m.upper() for m in methods) for path, methods in paths.items()}
+
+
+@functools.cache
+def _templated_operations() -> tuple[tuple[re.Pattern[str], frozenset[str]], ...]:
+    return tuple(
+        (re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path))), methods)
+        for path, methods in operations().items()
+        if "{" in path
+    )
+
+
+def _is_operation(method: str, path: str) -> bool:
+    if method in operations().get(path, frozenset()):
+        return True
+    return any(
+        method in methods and pattern.fullmatch(path)
+        for pattern, methods in _templated_operations()
+    )
+
+
+def _head_as_get(event: Any) -> Any:
+    """``HEAD`` is answered as ``GET`` (the transport sends no body), so every readable
+    resource answers ``HEAD`` as HTTP says it should, on any route table."""
+    http = event["requestContext"]["http"]
+    if http.get("method") != "HEAD":
+        return event
+    return {
+        **event,
+        "routeKey": str(event.get("routeKey", "")).replace("HEAD ", "GET ", 1),
+        "requestContext": {**event["requestContext"], "http": {**http, "method": "GET"}},
+    }
 
 
 def revive_database() -> None:

@@ -151,7 +151,9 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
 
     @handles(domain.ServiceError)
     def _domain(exc: domain.ServiceError) -> Response[Any]:
-        return error_response(exc.status, exc.code, exc.message or exc.code)
+        # Every 401 says how to authenticate (RFC 9110): with the bearer token.
+        challenge = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return error_response(exc.status, exc.code, exc.message or exc.code, challenge)
 
     @handles(domain.RateLimited)
     def _limited(exc: domain.RateLimited) -> Response[Any]:

@@ -1,6 +1,7 @@
 """What every request goes through before its route, in this order.
 
-1. :func:`rate_limit` - per caller (``X-Api-Key``, else source IP), every route but
+1. :func:`rate_limit` - per verified caller (IAM principal, session user, else source
+   address: :mod:`lambda_app.api.identity`), every route but
    ``/health``; the ``RateLimit-*`` headers go on every limited answer, errors included.
 2. :func:`check_body` - 64 KB cap (413), JSON only (415; a body declared as form or
    plain text, as ``curl -d`` sends it, is read as JSON), well-formed UTF-8 JSON (400),
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -30,6 +30,7 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
 )
 
 from lambda_app.api.errors import ApiError
+from lambda_app.api.identity import caller_id
 from lambda_app.services.errors import RateLimited
 
 if TYPE_CHECKING:
@@ -45,7 +46,10 @@ _extra_headers: ContextVar[dict[str, str] | None] = ContextVar("extra_headers", 
 
 
 def begin_headers() -> dict[str, str]:
-    """Start a fresh header set for one invocation."""
+    """Start a fresh header set (and caller) for one invocation."""
+    from lambda_app.api import identity
+
+    identity.begin()
     headers: dict[str, str] = {}
     _extra_headers.set(headers)
     return headers
@@ -57,21 +61,12 @@ def add_headers(**headers: str) -> None:
         current.update(headers)
 
 
-def caller_id(app: APIGatewayHttpResolver) -> str:
-    """Who is counted: a hash of ``X-Api-Key`` (never stored in clear), else the source IP."""
-    event = app.current_event
-    key = (event.headers or {}).get("x-api-key", "")
-    if key:
-        return "key:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return "ip:" + (event.request_context.http.source_ip or "unknown")
-
-
 def rate_limit(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
     if app.current_event.path in UNLIMITED_PATHS:
         return next_middleware(app)
     from lambda_app.api.deps import rate_limiter
 
-    decision = rate_limiter().check(caller_id(app))
+    decision = rate_limiter().check(caller_id(app.current_event))
     if decision.degraded:
         from lambda_app.observability import MetricUnit, metrics, metrics_enabled
 

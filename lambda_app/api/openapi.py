@@ -32,7 +32,9 @@ CACHE_HEADER: dict[str, OpenAPIResponseHeader] = {
 
 _ERRORS = {
     400: "Invalid input: validation_error (names the field), malformed_json, bad_request",
-    401: "Unknown or expired session",
+    401: "No valid credential: wrong email or password (login), or a missing, unknown or "
+    "expired bearer token (WWW-Authenticate: Bearer)",
+    403: "An operator route called without an IAM (SigV4) signature",
     404: "Unknown id (remembered briefly: negative caching)",
     409: "Conflict with existing data (e.g. email already used)",
     413: "Body over 64 KB",
@@ -48,6 +50,10 @@ def _error(code: int) -> OpenAPIResponse:
         "description": _ERRORS[code],
         "content": {"application/json": {"model": ErrorBody}},
     }
+    if code == 401:
+        response["headers"] = {
+            "WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}},
+        }
     if code == 429:
         response["headers"] = {
             **RATE_LIMIT_HEADERS,
@@ -80,3 +86,43 @@ def responses(
     for code in sorted(codes):
         found[code] = _error(code)
     return found
+
+
+#: How callers prove who they are; which routes take which comes from ``api.access``.
+SECURITY_SCHEMES: dict[str, Any] = {
+    "sigv4": {
+        "type": "apiKey",
+        "name": "Authorization",
+        "in": "header",
+        "description": "AWS Signature Version 4 (service `execute-api`) from an operator's "
+        "IAM credentials; e.g. `curl --aws-sigv4 aws:amz:<region>:execute-api`. "
+        "`make serve` treats every local request as signed by a local operator.",
+        "x-amazon-apigateway-authtype": "awsSigv4",
+    },
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "the token `POST /sessions` returns",
+    },
+}
+_BEARER_PATHS = frozenset({"/sessions/current"})
+
+
+def annotate_access(document: dict[str, Any]) -> dict[str, Any]:
+    """State on every operation who may call it, by the same rule the handler and the
+    stack apply: operator routes get the SigV4 scheme and a 403 answer."""
+    from lambda_app.api.access import OPERATOR, caller_kind
+
+    document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            if caller_kind(method, path) == OPERATOR:
+                operation["security"] = [{"sigv4": []}]
+                operation.setdefault("responses", {})["403"] = {
+                    "description": _ERRORS[403],
+                    "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                }
+            elif path in _BEARER_PATHS:
+                operation["security"] = [{"bearer": []}]
+    return document

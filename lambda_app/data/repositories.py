@@ -275,23 +275,39 @@ class UserRepository(_Repository):
     def get(self, user_id: int) -> Row | None:
         return self._one(f"{_USER_SELECT} WHERE id = %s", _id("users.id", user_id))
 
-    def create(self, *, name: str, email: str, age: int | None = None) -> Row:
+    def create(
+        self, *, name: str, email: str, age: int | None = None, password_hash: str | None = None
+    ) -> Row:
+        """Insert the user and, in the same transaction, their password hash."""
+        from lambda_app.data.credentials import store_hash
+
         values = _checked("users", _USER_RULES, {"name": name, "email": email, "age": age})
         with _unique_email(values), self._write() as cursor:
             cursor.execute("INSERT INTO users (name, email, age) VALUES (%s, %s, %s)",
                            tuple(values.values()))
-            row = self._select(cursor, f"{_USER_SELECT} WHERE id = %s", cursor.lastrowid)
+            user_id = cursor.lastrowid
+            if password_hash is not None:
+                store_hash(cursor, user_id, password_hash)
+            row = self._select(cursor, f"{_USER_SELECT} WHERE id = %s", user_id)
         assert row is not None
         return row
 
-    def update(self, user_id: int, **fields: Any) -> Row | None:
+    def update(
+        self, user_id: int, *, password_hash: str | None = None, **fields: Any
+    ) -> Row | None:
+        """Change the given columns (and the password, when a hash is given) at once."""
+        from lambda_app.data.credentials import store_hash
+
         key = _id("users.id", user_id)
         values = _checked("users", _USER_RULES, fields)
         with _unique_email(values), self._write() as cursor:
             if values:
                 cursor.execute(f"UPDATE users SET {_assignments(list(values))} WHERE id = %s",
                                (*values.values(), key))
-            return self._select(cursor, f"{_USER_SELECT} WHERE id = %s", key)
+            row = self._select(cursor, f"{_USER_SELECT} WHERE id = %s", key)
+            if row is not None and password_hash is not None:
+                store_hash(cursor, key, password_hash)
+            return row
 
     def delete(self, user_id: int) -> bool:
         """Deleting a user deletes their sessions (ON DELETE CASCADE)."""

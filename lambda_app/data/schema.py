@@ -13,7 +13,7 @@ import pymysql
 Connection: TypeAlias = "pymysql.connections.Connection[Any]"
 
 #: Child tables first, so deleting in this order never trips a foreign key.
-TABLES = ("sessions", "orders", "users", "products")
+TABLES = ("sessions", "credentials", "orders", "users", "products")
 
 PRODUCT_COLUMNS = ("id", "name", "price", "description", "views", "sales", "updated_at")
 PRODUCT_WRITABLE = ("name", "price", "description", "views", "sales")

@@ -5,7 +5,7 @@ hit ratios and benchmark figures are comparable. Popularity follows a Zipf-like 
 a few products get most views and sales, which is what makes caching pay off and what
 cache warming (top-N by views/sales) relies on.
 
-Re-running REPLACES the data: the four tables (products, users, sessions, orders) are
+Re-running REPLACES the data: the tables (products, users, credentials, sessions, orders) are
 truncated first, then rows are inserted with explicit ids 1..N. Times are stored
 relative to the database's NOW(6) at load time, so "the last 24 hours" always holds
 orders (about 1 in 30) whatever the day the seed runs.
@@ -34,6 +34,8 @@ PRODUCTS = 10_000
 USERS = 1_000
 ORDERS = 50_000
 ORDER_DAYS = 30
+#: What every seeded user logs in with (``seed --password`` sets another). Demo data only.
+DEMO_PASSWORD = "valkey-demo-password"  # noqa: S105
 BATCH_ROWS = 2_000
 
 #: Zipf exponents: products by popularity rank, users by how often they buy.
@@ -140,9 +142,22 @@ def _batches(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield rows[start : start + size]
 
 
-def load(conn: Connection, data: SeedData, *, progress: bool = True) -> SeedReport:
-    """Truncate the tables and insert `data` with multi-row INSERTs in one transaction."""
+def load(
+    conn: Connection,
+    data: SeedData,
+    *,
+    progress: bool = True,
+    password: str = DEMO_PASSWORD,
+) -> SeedReport:
+    """Truncate the tables and insert `data` with multi-row INSERTs in one transaction.
+
+    Every seeded user logs in with ``password``: demo data shares one credential (one
+    salted hash, computed once; hashing 1,000 passwords would take about a minute).
+    """
+    from lambda_app.auth.passwords import hash_password
+
     started = time.monotonic()
+    demo_hash = hash_password(password)
     truncate_tables(conn)
     with conn.cursor() as cursor:
         cursor.execute("SELECT NOW(6) AS now")
@@ -160,6 +175,8 @@ def load(conn: Connection, data: SeedData, *, progress: bool = True) -> SeedRepo
              [(*row[:4], at(row[4])) for row in data.users]),
             ("INSERT INTO orders (id, user_id, amount, created_at) VALUES (%s, %s, %s, %s)",
              [(*row[:3], at(row[3])) for row in data.orders]),
+            ("INSERT INTO credentials (user_id, password_hash) VALUES (%s, %s)",
+             [(row[0], demo_hash) for row in data.users]),
         )
         total = sum(len(rows) for _, rows in inserts)
         try:
@@ -185,10 +202,12 @@ def seed(
     users: int = USERS,
     orders: int = ORDERS,
     progress: bool = True,
+    password: str = DEMO_PASSWORD,
 ) -> SeedReport:
-    """Generate and load; replaces whatever the four tables held."""
+    """Generate and load; replaces whatever the tables held. Seeded users log in with
+    ``password``."""
     data = generate(seed=seed, products=products, users=users, orders=orders)
-    return load(conn, data, progress=progress)
+    return load(conn, data, progress=progress, password=password)
 
 
 def content_checksum(conn: Connection) -> str:
@@ -235,14 +254,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=_positive, default=USERS)
     parser.add_argument("--orders", type=_positive, default=ORDERS)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--password", default=DEMO_PASSWORD,
+                        help="the password of every seeded user (at least 12 characters)")
     args = parser.parse_args(argv)
+    if len(args.password) < 12:
+        parser.error("--password: expected at least 12 characters")
     import pymysql
 
     try:
         conn = connect(Settings.from_env().db)
         try:
             report = seed(conn, seed=args.seed, products=args.products, users=args.users,
-                          orders=args.orders, progress=not args.no_progress)
+                          orders=args.orders, progress=not args.no_progress,
+                          password=args.password)
         finally:
             conn.close()
     except (ConfigError, ServerUnavailable) as exc:

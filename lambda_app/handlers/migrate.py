@@ -18,7 +18,7 @@ from lambda_app.clients.errors import ConfigError, ServerUnavailable
 from lambda_app.clients.mysql import connect
 from lambda_app.data.errors import DataLayerError
 from lambda_app.data.migrations import create_database, migrate
-from lambda_app.data.seed import seed
+from lambda_app.data.seed import ORDERS, PRODUCTS, SEED, USERS, seed
 from lambda_app.observability import logger
 from lambda_app.settings import get_settings
 
@@ -49,7 +49,15 @@ def run(action: str, options: dict[str, int] | None = None) -> dict[str, Any]:
         applied = migrate(conn)
         result: dict[str, Any] = {"applied": applied}
         if action == "seed":
-            report = seed(conn, progress=False, **(options or {}))
+            sizes = options or {}
+            report = seed(
+                conn,
+                progress=False,
+                seed=sizes.get("seed", SEED),
+                products=sizes.get("products", PRODUCTS),
+                users=sizes.get("users", USERS),
+                orders=sizes.get("orders", ORDERS),
+            )
             result["seeded"] = {
                 "products": report.products,
                 "users": report.users,

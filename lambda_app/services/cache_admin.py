@@ -17,6 +17,7 @@ from lambda_app.caching.breaker import CircuitBreaker
 from lambda_app.caching.invalidation import GroupVersions, Invalidator, primaries
 from lambda_app.caching.keys import InvalidKeyError, KeyBuilder
 from lambda_app.caching.metrics import CacheMetrics
+from lambda_app.caching.ttl import DATA_CLASSES
 from lambda_app.caching.warming import Warmer
 from lambda_app.caching.write_through import WriteThrough
 from lambda_app.clients.valkey import VALKEY_ERRORS, ValkeyClient
@@ -26,6 +27,9 @@ from lambda_app.services.errors import BadRequest, Unavailable, domain_errors
 from lambda_app.services.validation import bounded, choice, entity_id
 
 log = logging.getLogger(__name__)
+
+#: What ``invalidate`` may delete: every cached data class but sessions (credentials).
+INVALIDATABLE: tuple[str, ...] = tuple(name for name in DATA_CLASSES if name != "session")
 
 MAX_WARM = 10_000
 #: INFO figures reported by ``stats`` (summed over the primaries of a cluster).
@@ -130,14 +134,26 @@ class CacheAdminService:
             return self._invalidate_tag(tag)
 
     def _own(self, name: str, field: str) -> str:
-        """Operators may only touch this app's keys: ``<prefix>:...``."""
+        """Operators may only touch this app's cached data: ``<prefix>:<class>:...`` with a
+        literal data class. Sessions, rate-limit counters and login counters are state,
+        not cache: deleting them would log users out or reset a limited caller."""
         prefix = f"{self.keys.prefix}:"
-        if not isinstance(name, str) or not name.startswith(prefix) or len(name) == len(prefix):
-            raise BadRequest(f"{field}: must start with {prefix!r} (this app's keys)", field)
+        resource = name[len(prefix):].split(":", 1)[0] if isinstance(name, str) else ""
+        if not name.startswith(prefix) or resource not in INVALIDATABLE:
+            raise BadRequest(
+                f"{field}: must name a cached data class ({', '.join(INVALIDATABLE)}), "
+                f"as in 'product:42' or 'product:*'",
+                field,
+            )
         return name
 
     def _invalidate_tag(self, tag: str) -> dict[str, Any]:
         resource, _, ident = tag.partition(":") if isinstance(tag, str) else ("", "", "")
+        if resource not in INVALIDATABLE:
+            raise BadRequest(
+                f"tag: the resource must be a cached data class ({', '.join(INVALIDATABLE)})",
+                "tag",
+            )
         try:
             entity_key = self.keys.key(resource, ident)
         except InvalidKeyError:

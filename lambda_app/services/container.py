@@ -28,6 +28,7 @@ from lambda_app.caching.warming import Warmer
 from lambda_app.caching.write_through import WriteThrough
 from lambda_app.clients.mysql import Database, get_db
 from lambda_app.clients.valkey import ValkeyClient, get_valkey
+from lambda_app.data.credentials import CredentialRepository
 from lambda_app.data.repositories import (
     ProductRepository,
     Row,
@@ -141,7 +142,18 @@ def build_services(settings: Settings) -> Services:
         groups=groups,
         products=ProductService(product_repo, cache, product_entries, groups),
         users=UserService(user_repo, user_entries, groups, sessions=session_store),
-        sessions=SessionService(session_store),
+        sessions=SessionService(
+            session_store,
+            CredentialRepository(db),
+            RateLimiter(
+                client,
+                prefix=f"{settings.cache.prefix}:login",
+                limit=settings.rate_limit.login_requests,
+                window_seconds=settings.rate_limit.login_window,
+                algorithm="fixed",
+                breaker=cache.breaker,
+            ),
+        ),
         stats=StatsService(StatsRepository(db), AggregateCache(cache)),
         cache_admin=CacheAdminService(
             client=client,

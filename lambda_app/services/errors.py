@@ -8,6 +8,7 @@ error               status  when
 ==================  ======  ==============================================
 BadRequest          400     malformed input (names the field)
 InvalidSession      401     unknown, expired or malformed session token
+InvalidCredentials  401     wrong password or unknown email (one answer)
 NotFound            404     the entity does not exist
 Conflict            409     a unique value is taken (email)
 RateLimited         429     over the limit; ``retry_after`` seconds
@@ -54,6 +55,16 @@ class InvalidSession(ServiceError):
 
     def __init__(self, message: str = "invalid session") -> None:
         super().__init__(message)
+
+
+class InvalidCredentials(ServiceError):
+    """Wrong password or unknown email: deliberately one answer for both."""
+
+    status = 401
+    code = "invalid_credentials"
+
+    def __init__(self) -> None:
+        super().__init__("email or password is wrong")
 
 
 class NotFound(ServiceError):

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from lambda_app.auth.passwords import hash_password
 from lambda_app.caching.cache_aside import Lookup
 from lambda_app.caching.invalidation import GroupVersions
 from lambda_app.caching.sessions import SessionStore
@@ -46,20 +47,26 @@ class UserService:
         with domain_errors():
             return self.entries.get(user_id)
 
-    def create(self, values: Mapping[str, Any]) -> Row:
-        """Insert (name, email[, age]); the stored row is cached at once."""
+    def create(self, values: Mapping[str, Any], *, password: str | None = None) -> Row:
+        """Insert (name, email[, age]) and the password's hash; the stored row (which
+        never holds the hash) is cached at once."""
         checked = fields(values, USER_WRITABLE, "user", required=("name", "email"))
+        hashed = hash_password(password) if password is not None else None
         with domain_errors():
-            row = self.repo.create(**checked)
+            row = self.repo.create(**checked, password_hash=hashed)
             self.entries.store(row["id"], row)
         return row
 
-    def update(self, user_id: int, changes: Mapping[str, Any]) -> Row:
-        """Change the given fields; the cache then holds the whole stored row."""
+    def update(
+        self, user_id: int, changes: Mapping[str, Any], *, password: str | None = None
+    ) -> Row:
+        """Change the given fields (and the password); the cache then holds the whole
+        stored row."""
         user_id = entity_id(user_id)
         checked = fields(changes, USER_WRITABLE, "user changes")
+        hashed = hash_password(password) if password is not None else None
         with domain_errors():
-            row = self.repo.update(user_id, **checked)
+            row = self.repo.update(user_id, **checked, password_hash=hashed)
             if row is None:
                 raise NotFound("user", user_id)
             self.entries.store(user_id, row)

@@ -58,8 +58,13 @@ def _parents() -> Parents:
 
     http = Parser(add_help=False)
     http.add_argument(
-        "--api-key", help="X-Api-Key header sent with each request (the rate-limit identity)"
+        "--remote",
+        action="store_true",
+        help="sign each request with SigV4 from your AWS credentials, as the deployed "
+        "API's operator routes require (a local make serve needs no signature)",
     )
+    http.add_argument("--region", help="--remote: the API's region (default: from its URL)")
+    http.add_argument("--profile", help="--remote: AWS profile (default: the default chain)")
     http.add_argument(
         "--timeout",
         type=argtypes.positive_float,

@@ -3,7 +3,8 @@
 Why not plain urllib: the load generator needs pooled keep-alive connections shared by
 threads, and every command needs transport failures turned into one readable line
 ("cannot reach http://host:port: connection refused") instead of a nested traceback.
-Retries are off: smoke and load must see each failure exactly as it happened.
+Retries are off: smoke and load must see each failure exactly as it happened. Against
+the deployed API a client signs its requests with SigV4 (:mod:`scripts.ops.sigv4`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import urllib3
 from urllib3 import exceptions as u3
 
 from scripts.ops.errors import OpsError, UsageError
+from scripts.ops.sigv4 import Signer
 
 USER_AGENT = "scripts.ops/1"
 
@@ -86,8 +88,11 @@ class HttpClient:
         timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
         pool_size: int = 4,
+        signer: Signer | None = None,
     ) -> None:
         self.base_url = parse_base_url(base_url)
+        #: Signs every request (SigV4, ``--remote``) unless a call says ``sign=False``.
+        self.signer = signer
         self.timeout = timeout
         self.default_headers = {"User-Agent": USER_AGENT, **(headers or {})}
         self._pool = urllib3.PoolManager(
@@ -105,14 +110,18 @@ class HttpClient:
         json_body: Any = None,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        sign: bool = True,
     ) -> Response:
-        """One request; ``json_body`` is serialised, ``body`` is sent as is."""
+        """One request; ``json_body`` is serialised, ``body`` is sent as is; signed when
+        the client has a signer and ``sign`` (a bearer-token call sends no signature)."""
         sent = {**self.default_headers, **(headers or {})}
         if json_body is not None:
             body = json.dumps(json_body).encode()
         if body is not None:
             sent.setdefault("Content-Type", "application/json")
         url = self.base_url + path
+        if sign and self.signer is not None:
+            sent = self.signer(method, url, sent, body)
         started = time.perf_counter()
         try:
             reply = self._pool.request(
@@ -131,6 +140,28 @@ class HttpClient:
 
     def close(self) -> None:
         self._pool.clear()
+
+
+def region_of(url: str) -> str | None:
+    """``us-east-1`` from ``https://abc123.execute-api.us-east-1.amazonaws.com``."""
+    host = urlsplit(url).hostname or ""
+    parts = host.split(".")
+    if "execute-api" in parts and parts.index("execute-api") + 1 < len(parts):
+        return parts[parts.index("execute-api") + 1]
+    return None
+
+
+def http_client(args: Any, *, pool_size: int = 4) -> HttpClient:
+    """The client a subcommand's ``--remote/--region/--profile/--timeout`` ask for."""
+    signer = None
+    if getattr(args, "remote", False):
+        from scripts.ops.sigv4 import sigv4_signer
+
+        region = args.region or region_of(args.base_url)
+        if not region:
+            raise UsageError("--remote: give --region (the URL does not name one)")
+        signer = sigv4_signer(region, profile=args.profile)
+    return HttpClient(args.base_url, timeout=args.timeout, pool_size=pool_size, signer=signer)
 
 
 def transport_reason(exc: BaseException) -> str:

@@ -3,8 +3,9 @@
 Workers (threads sharing one keep-alive pool) draw ids from a Zipf distribution and
 record every response: latency, status and ``X-Cache``. The report gives throughput,
 p50/p95/p99, the hit ratio the API reported, and errors by kind; a PNG shows throughput
-and latency per second. The API limits each caller, so requests rotate over ``--callers``
-API keys (a crowd of clients, as in production) unless one ``--api-key`` is forced.
+and latency per second. A run is one caller to the API (one IAM principal with
+``--remote``, one address locally), rate-limited like any other: raise the environment's
+``RATE_LIMIT_REQUESTS`` for a load test, or read the 429s as the limiter at work.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import argparse
 import random
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -28,7 +28,7 @@ from scripts.ops.argtypes import (
     positive_int,
 )
 from scripts.ops.errors import EXIT_FAILED, EXIT_OK
-from scripts.ops.http import HttpClient, HttpError
+from scripts.ops.http import HttpClient, HttpError, http_client
 from scripts.ops.output import Progress, print_json, print_text, progress, table
 from scripts.ops.percentiles import latency_ms, percentile
 from scripts.ops.workload import ZipfSampler
@@ -115,7 +115,6 @@ def per_second(samples: Sequence[Sample]) -> list[tuple[int, int, float, float, 
 @dataclass(frozen=True)
 class Workload:
     sampler: ZipfSampler
-    api_keys: tuple[str, ...]
     seed: int | None
 
     def rng(self, worker: int) -> random.Random:
@@ -132,12 +131,10 @@ def _worker(
 ) -> None:
     start, deadline = window
     rng = workload.rng(worker)
-    keys = workload.api_keys
     while (now := time.perf_counter()) < deadline:
         item = workload.sampler.sample(rng)
-        headers = {"X-Api-Key": keys[rng.randrange(len(keys))]}
         try:
-            reply = client.get(f"/products/{item}", headers=headers)
+            reply = client.get(f"/products/{item}")
             out.append(Sample(now - start, reply.seconds, reply.status, reply.header("X-Cache")))
         except HttpError:
             out.append(Sample(now - start, time.perf_counter() - now, TRANSPORT_ERROR, None))
@@ -249,12 +246,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: 
     )
     parser.add_argument("--seed", type=int, help="random seed for reproducible id streams")
     parser.add_argument(
-        "--callers",
-        type=positive_int,
-        default=1000,
-        help="distinct X-Api-Key values to rotate over (default: 1000)",
-    )
-    parser.add_argument(
         "--plot", type=Path, default=Path("load.png"), help="PNG path (default: ./load.png)"
     )
     parser.add_argument("--no-plot", action="store_true", help="do not write the PNG")
@@ -268,14 +259,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: 
 
 
 def run(args: argparse.Namespace) -> int:
-    run_id = uuid.uuid4().hex[:8]
-    keys = (
-        (args.api_key,)
-        if args.api_key
-        else tuple(f"load-{run_id}-{i}" for i in range(args.callers))
-    )
-    workload = Workload(ZipfSampler(args.items, args.zipf_s), keys, args.seed)
-    client = HttpClient(args.base_url, timeout=args.timeout, pool_size=args.concurrency)
+    workload = Workload(ZipfSampler(args.items, args.zipf_s), args.seed)
+    client = http_client(args, pool_size=args.concurrency)
     try:
         client.get("/health")  # unreachable: one line and exit 1 before any thread starts
         with progress(total=args.duration, desc="load", unit="s", enabled=not args.json) as bar:

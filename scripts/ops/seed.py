@@ -29,14 +29,16 @@ def seed_options(
     return {k: v for k, v in chosen.items() if v is not None}
 
 
-def seed_local(options: dict[str, int], *, show_progress: bool = True) -> dict[str, Any]:
+def seed_local(
+    options: dict[str, int], *, show_progress: bool = True, password: str | None = None
+) -> dict[str, Any]:
     """Migrate, then replace the tables' rows with the deterministic seed data."""
     try:  # imported late: only --local needs the app's data layer and its driver
         from lambda_app.clients.errors import ServerUnavailable
         from lambda_app.clients.mysql import connect
         from lambda_app.data.errors import DataLayerError
         from lambda_app.data.migrations import migrate
-        from lambda_app.data.seed import seed
+        from lambda_app.data.seed import DEMO_PASSWORD, ORDERS, PRODUCTS, SEED, USERS, seed
         from lambda_app.settings import Settings
     except ImportError as exc:
         raise OpsError(f"local seeding needs {exc.name}, which this checkout lacks") from None
@@ -46,7 +48,15 @@ def seed_local(options: dict[str, int], *, show_progress: bool = True) -> dict[s
         raise OpsError(str(exc)) from None
     try:
         applied = migrate(conn)
-        report = seed(conn, progress=show_progress, **options)
+        report = seed(
+            conn,
+            progress=show_progress,
+            seed=options.get("seed", SEED),
+            products=options.get("products", PRODUCTS),
+            users=options.get("users", USERS),
+            orders=options.get("orders", ORDERS),
+            password=password or DEMO_PASSWORD,
+        )
     except DataLayerError as exc:
         raise OpsError(f"seed: {exc}") from None
     finally:
@@ -124,13 +134,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: 
         "--seed", dest="rng_seed", type=int, metavar="N", help="random seed for the data"
     )
     parser.add_argument("--function", help="--remote: the migrator function name or ARN")
+    parser.add_argument(
+        "--password", type=demo_password, metavar="TEXT",
+        help="--local: the password every seeded user logs in with "
+        "(default: the documented demo password)",
+    )
     parser.set_defaults(run=run)
+
+
+def demo_password(text: str) -> str:
+    if len(text) < 12:
+        raise argparse.ArgumentTypeError("expected at least 12 characters")
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
     options = seed_options(args.products, args.users, args.orders, args.rng_seed)
     if args.local:
-        result = seed_local(options, show_progress=not args.json)
+        result = seed_local(options, show_progress=not args.json, password=args.password)
     else:
         from scripts.ops.inventory import Inventory
 

@@ -1,7 +1,7 @@
 """``smoke BASE_URL``: every route of the API contract, and the caching patterns behind it.
 
-Checks run in groups (products, users, sessions, ...). Each group sends its own
-``X-Api-Key`` so the per-caller rate limit one group exhausts never starves another, and
+Checks run in groups (products, users, sessions, ...). The rate-limit group spends the
+allowance of a user it creates and logs in, so it never starves the operator's, and
 creates the records it reads, so a run needs no particular data and leaves none behind.
 A group stops at its first failed prerequisite (no id, nothing to read back); the other
 groups still run. Any failure makes the exit code 1.
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from scripts.ops.argtypes import base_url, positive_float
 from scripts.ops.errors import EXIT_FAILED, EXIT_OK
-from scripts.ops.http import HttpClient, HttpError, Response, error_shape
+from scripts.ops.http import HttpClient, HttpError, Response, error_shape, http_client
 from scripts.ops.output import print_json, print_text, progress, status, table
 
 if TYPE_CHECKING:
@@ -158,17 +158,21 @@ class Abort(Exception):
 
 @dataclass
 class Group:
-    """One check group: its own API key, its outcomes, and cleanups run at the end."""
+    """One check group: its outcomes, and cleanups run at the end. Calls go out signed
+    when the client signs (an operator, ``--remote``); ``as_user`` sends a bearer token
+    instead, unsigned, as a logged-in user's browser would."""
 
     name: str
     client: HttpClient
-    api_key: str
     outcomes: list[Outcome] = field(default_factory=list)
     cleanups: list[str] = field(default_factory=list)
 
     def call(self, method: str, path: str, **kwargs: Any) -> Response:
-        headers = {"X-Api-Key": self.api_key, **kwargs.pop("headers", {})}
-        return self.client.request(method, path, headers=headers, **kwargs)
+        return self.client.request(method, path, **kwargs)
+
+    def as_user(self, token: str, method: str, path: str, **kwargs: Any) -> Response:
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        return self.client.request(method, path, headers=headers, sign=False, **kwargs)
 
     def expect(self, check: str, problem: str | None, passed: str = "ok") -> bool:
         self.outcomes.append(Outcome(self.name, check, problem is None, problem or passed))
@@ -268,16 +272,21 @@ def check_products(g: Group, run: Run) -> None:
         ),
     )
     second = {"name": f"smoke {run.tag} v2", "price": 21.5}
-    g.expect("PUT product -> 200", status_is(g.call("PUT", path, json_body=second), 200))
+    g.expect("PATCH product -> 200", status_is(g.call("PATCH", path, json_body=second), 200))
     r4, r5 = g.call("GET", path), g.call("GET", path)
     g.expect(
-        "after PUT the next GET has the new data, then a HIT",
+        "after PATCH the next GET has the new data, then a HIT",
         problems(
             status_is(r4, 200),
             fields_match(r4.json(), second),
             cache_is(r5, "HIT"),
             fields_match(r5.json(), second),
         ),
+    )
+    read = obj(r5)
+    g.expect(
+        "PUT takes back what GET returned -> 200",
+        status_is(g.call("PUT", path, json_body={**read, "name": f"smoke {run.tag} v3"}), 200),
     )
     g.expect("DELETE product -> 204", status_is(g.call("DELETE", path), 204))
     g.cleanups.remove(path)
@@ -301,7 +310,8 @@ def check_top_products(g: Group, run: Run) -> None:
 def check_users(g: Group, run: Run) -> None:
     """Write-through: a read right after each write is a HIT with the new data."""
     user = {"name": f"smoke {run.tag}", "email": f"smoke-{run.tag}@example.com", "age": 30}
-    uid = created_id(g, "POST /users -> 201 with an id", g.call("POST", "/users", json_body=user))
+    uid = created_id(g, "POST /users -> 201 with an id", g.call(
+        "POST", "/users", json_body={**user, "password": SMOKE_PASSWORD}))
     path = f"/users/{uid}"
     g.delete_later(path)
     r = g.call("GET", path)
@@ -310,7 +320,7 @@ def check_users(g: Group, run: Run) -> None:
         problems(status_is(r, 200), cache_is(r, "HIT"), fields_match(r.json(), user)),
     )
     change = {"name": f"smoke {run.tag} renamed", "age": 31}
-    g.expect("PUT user -> 200", status_is(g.call("PUT", path, json_body=change), 200))
+    g.expect("PATCH user -> 200", status_is(g.call("PATCH", path, json_body=change), 200))
     r = g.call("GET", path)
     g.expect(
         "read after update: HIT with the new data",
@@ -321,41 +331,53 @@ def check_users(g: Group, run: Run) -> None:
     g.expect("GET deleted user -> 404", is_error(g.call("GET", path), 404))
 
 
-def check_sessions(g: Group, run: Run) -> None:
-    """Sliding TTL: each read refreshes the session to its full lifetime."""
-    user = {
-        "name": f"smoke session {run.tag}",
-        "email": f"smoke-s-{run.tag}@example.com",
-        "age": 40,
-    }
+SMOKE_PASSWORD = "smoke test password"  # noqa: S105 - for users smoke creates and deletes
+
+
+def smoke_user(g: Group, run: Run, role: str) -> tuple[int, str]:
+    """A new user (deleted at the end of the group) and a session token for them."""
+    email = f"smoke-{role}-{run.tag}@example.com"
+    user = {"name": f"smoke {role} {run.tag}", "email": email, "password": SMOKE_PASSWORD}
     uid = created_id(
-        g, "POST /users (session owner) -> 201", g.call("POST", "/users", json_body=user)
+        g, f"POST /users ({role}) -> 201", g.call("POST", "/users", json_body=user)
     )
     g.delete_later(f"/users/{uid}")
-    r = g.call("POST", "/sessions", json_body={"user_id": uid})
+    r = g.client.request("POST", "/sessions", sign=False,
+                         json_body={"email": email, "password": SMOKE_PASSWORD})
     body = obj(r)
     token, ttl = body.get("token"), body.get("expires_in")
     g.require(
-        "POST /sessions -> 201 with token and expires_in",
+        "POST /sessions (log in) -> 201 with token, expires_in and user_id",
         problems(
             status_is(r, 201),
             None if isinstance(token, str) and token else "no token",
             None if isinstance(ttl, int) and ttl > 0 else f"expires_in {ttl!r}",
+            None if body.get("user_id") == uid else f"user_id {body.get('user_id')!r}",
         ),
         f"expires_in {ttl}",
     )
-    path = f"/sessions/{token}"
-    r = g.call("GET", path)
+    return uid, str(token)
+
+
+def check_sessions(g: Group, run: Run) -> None:
+    """Log in, sliding TTL on each read, log out; the token only ever in a header."""
+    _, token = smoke_user(g, run, "session")
+    r = g.as_user(token, "GET", "/sessions/current")
     g.expect(
-        "GET session -> 200 and refreshed to the full TTL",
-        problems(status_is(r, 200), sliding_refresh(int(ttl or 0), obj(r))),
+        "GET /sessions/current -> 200 and refreshed to the full TTL",
+        problems(status_is(r, 200), sliding_refresh(1800, obj(r))),
     )
-    g.expect("DELETE session -> 204", status_is(g.call("DELETE", path), 204))
-    g.expect("GET deleted session -> 401", is_error(g.call("GET", path), 401))
+    g.expect("DELETE /sessions/current -> 204",
+             status_is(g.as_user(token, "DELETE", "/sessions/current"), 204))
+    gone = g.as_user(token, "GET", "/sessions/current")
     g.expect(
-        "GET unknown session -> 401",
-        is_error(g.call("GET", f"/sessions/{uuid.uuid4().hex * 2}"), 401),
+        "logged-out token -> 401 with WWW-Authenticate: Bearer",
+        problems(is_error(gone, 401),
+                 None if gone.header("WWW-Authenticate") == "Bearer" else "no challenge"),
     )
+    wrong = g.client.request("POST", "/sessions", sign=False, json_body={
+        "email": f"smoke-session-{run.tag}@example.com", "password": "not the password!"})
+    g.expect("wrong password -> 401", is_error(wrong, 401))
 
 
 def check_dashboard(g: Group, run: Run) -> None:
@@ -385,7 +407,7 @@ def check_cache_admin(g: Group, run: Run) -> None:
             "after warming, the top product is a HIT",
             cache_is(g.call("GET", f"/products/{hottest[0]['id']}"), "HIT"),
         )
-    absent = f"{run.cache_prefix}:smoke-absent-{run.tag}"
+    absent = f"product:smoke-absent-{run.tag}"
     for selector in ({"key": absent}, {"pattern": f"{absent}*"}):
         r = g.call("POST", "/cache/invalidate", json_body=selector)
         deleted = obj(r).get("deleted")
@@ -434,8 +456,14 @@ def check_errors(g: Group, run: Run) -> None:
 
 
 def check_rate_limit(g: Group, run: Run) -> None:
-    """A dedicated caller sends requests until 429, at most RateLimit-Limit + 5."""
-    first = g.call("GET", "/products?top=1")
+    """A user of its own (a verified caller) sends requests until 429, at most
+    RateLimit-Limit + 5; the operator's own allowance is not spent."""
+    _, token = smoke_user(g, run, "limited")
+
+    def call(method: str, path: str) -> Response:
+        return g.as_user(token, method, path)
+
+    first = call("GET", "/products?top=1")
     g.require("RateLimit-* headers", limit_headers(first))
     limit = int(first.header("RateLimit-Limit") or 0)
     g.require(
@@ -445,7 +473,7 @@ def check_rate_limit(g: Group, run: Run) -> None:
     remaining = [int(first.header("RateLimit-Remaining") or 0)]
     last, sent = first, 1
     while sent < limit + RATE_LIMIT_SLACK and last.status != 429:
-        last = g.call("GET", "/products?top=1")
+        last = call("GET", "/products?top=1")
         sent += 1
         if last.status != 429 and last.header("RateLimit-Remaining") is not None:
             remaining.append(int(last.header("RateLimit-Remaining") or 0))
@@ -479,7 +507,7 @@ GROUPS: tuple[tuple[str, GroupFn], ...] = (
 
 def run_group(name: str, fn: GroupFn, client: HttpClient, run: Run) -> list[Outcome]:
     """One group; a transport failure or an Abort ends it, cleanups always run."""
-    group = Group(name, client, api_key=f"smoke-{run.tag}-{name}")
+    group = Group(name, client)
     try:
         fn(group, run)
     except Abort:
@@ -540,7 +568,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: 
 
 
 def run(args: argparse.Namespace) -> int:
-    client = HttpClient(args.base_url, timeout=args.timeout)
+    client = http_client(args)
     try:
         outcomes = smoke(
             client, only=args.groups, cache_prefix=args.cache_prefix, show_progress=not args.json

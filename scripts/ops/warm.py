@@ -11,15 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from scripts.ops.argtypes import base_url, positive_int
 from scripts.ops.errors import EXIT_OK, OpsError
-from scripts.ops.http import HttpClient, Response
+from scripts.ops.http import HttpClient, Response, http_client
 from scripts.ops.output import print_json, print_text
 
 if TYPE_CHECKING:
     from scripts.ops.cli import Parents
-
-
-def api_headers(api_key: str | None) -> dict[str, str]:
-    return {"X-Api-Key": api_key} if api_key else {}
 
 
 def api_failure(response: Response) -> OpsError:
@@ -56,7 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: 
 
 
 def run(args: argparse.Namespace) -> int:
-    client = HttpClient(args.base_url, timeout=args.timeout, headers=api_headers(args.api_key))
+    client = http_client(args)
     try:
         body = warm(client, args.top)
     finally:

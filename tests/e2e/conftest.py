@@ -22,7 +22,10 @@ def api_url(
 ) -> Iterator[str]:
     """Base URL (``http://127.0.0.1:PORT``) of the served handler."""
     database = api_database(mysql_server, "api_e2e")
-    with environment(api_env(valkey_server, database, CACHE_PREFIX="e2e")):
+    # One operator (127.0.0.1) runs smoke, warm and load in a row: room for all of them,
+    # and still a limit smoke's rate-limit group can exhaust with a user of its own.
+    env = api_env(valkey_server, database, CACHE_PREFIX="e2e", RATE_LIMIT_REQUESTS="1000")
+    with environment(env):
         from lambda_app.handlers.api import handler
 
         server, thread = start_in_thread(handler, port=0)

@@ -40,7 +40,8 @@ def test_the_demo_walks_through_every_pattern_and_exits(
             if "GET    /products/" in line] == ["MISS", "HIT", "MISS"]
     assert "deleted {'deleted': 1}" in aside
     for expected in ("2. Negative caching", "404  X-Cache HIT", "4. Write-through",
-                     "6. Sessions", "after logout: 401", "429 after 51 requests",
+                     "6. Sessions", "wrong password: 401", "after logout: 401",
+                     "429 after 51 requests",
                      "8. Cache warming", "warmed {\"warmed\": 100", "9. Cache statistics",
                      "maxmemory-policy: allkeys-lfu", "make serve"):
         assert expected in out, expected

@@ -1,4 +1,5 @@
-"""HttpApiEndpoint construct: default route to the function, throttling, JSON access logs."""
+"""HttpApiEndpoint construct: explicit routes with IAM on operator routes, throttling,
+JSON access logs."""
 
 from __future__ import annotations
 
@@ -22,11 +23,63 @@ def template(construct_stack: Callable[..., ConstructStack]) -> Template:
     return built.template()
 
 
-def test_http_api_routes_everything_to_the_function(template: Template) -> None:
+def _routes(template: Template) -> dict[str, str]:
+    """``{"METHOD /path": AuthorizationType}`` of every route in the template."""
+    return {
+        props["RouteKey"]: props.get("AuthorizationType", "NONE")
+        for props in (
+            resource["Properties"]
+            for resource in template.find_resources("AWS::ApiGatewayV2::Route").values()
+        )
+    }
+
+
+#: Written out, not derived: the contract of the security issue, as a reviewer reads it.
+PUBLIC_WRITES = {"POST /sessions", "DELETE /sessions/current"}
+
+
+def test_no_route_lets_an_unsigned_caller_write_or_reach_the_cache_admin(
+    template: Template,
+) -> None:
+    routes = _routes(template)
+    assert "$default" not in routes and not any("{proxy" in key for key in routes)
+    unsigned = {key for key, auth in routes.items() if auth == "NONE"}
+    writes = {key for key in unsigned if key.split()[0] in {"POST", "PUT", "PATCH", "DELETE"}}
+    assert writes == PUBLIC_WRITES
+    assert not [key for key in unsigned if key.split()[1].startswith("/cache")]
+    assert {"GET /products/{id}", "GET /products", "GET /users/{id}", "GET /health",
+            "GET /stats/dashboard", "GET /openapi.json"} <= unsigned
+    assert {"POST /products", "PUT /products/{id}", "PATCH /products/{id}",
+            "DELETE /products/{id}", "POST /users", "PUT /users/{id}", "PATCH /users/{id}",
+            "DELETE /users/{id}", "POST /cache/invalidate", "POST /cache/warm",
+            "GET /cache/stats"} <= {key for key, auth in routes.items() if auth == "AWS_IAM"}
+
+
+def test_every_operation_the_handler_serves_has_a_route_with_its_rule(
+    template: Template,
+) -> None:
+    """Both sides of one fact: the handler's operations (the document its resolver
+    generates) and the stack's routes, under the access rule the handler applies."""
+    import json
+
+    from lambda_app.api.access import OPERATOR, caller_kind
+    from lambda_app.api.app import openapi_json
+
+    document = json.loads(openapi_json())
+    served = {f"{method.upper()} {path}" for path, ops in document["paths"].items()
+              for method in ops}
+    routes = _routes(template)
+    assert served <= set(routes)
+    for key, auth in routes.items():
+        method, path = key.split(" ", 1)
+        expected = "AWS_IAM" if caller_kind(method, path) == OPERATOR else "NONE"
+        assert auth == expected, key
+
+
+def test_routes_integrate_with_the_function(template: Template) -> None:
     template.has_resource_properties(
         "AWS::ApiGatewayV2::Api", {"ProtocolType": "HTTP", "Name": "t"}
     )
-    template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": "$default"})
     template.has_resource_properties(
         "AWS::ApiGatewayV2::Integration",
         {"IntegrationType": "AWS_PROXY", "PayloadFormatVersion": "2.0"},
@@ -35,6 +88,22 @@ def test_http_api_routes_everything_to_the_function(template: Template) -> None:
         "AWS::Lambda::Permission",
         {"Action": "lambda:InvokeFunction", "Principal": "apigateway.amazonaws.com"},
     )
+
+
+def test_an_open_workshop_api_is_a_warned_choice(
+    construct_stack: Callable[..., ConstructStack],
+) -> None:
+    from aws_cdk.assertions import Annotations
+
+    from .conftest import with_section
+
+    built = construct_stack()
+    config = with_section(built.config, "api", auth="open")
+    handler = inline_function(built.stack, "Handler", "index.handler")
+    HttpApiEndpoint(built.stack, "HttpApi", handler=handler, config=config.api, name="t")
+    template = built.template()
+    assert set(_routes(template).values()) == {"NONE"}
+    Annotations.from_stack(built.stack).has_warning("*", Match.string_like_regexp("open"))
 
 
 def test_stage_is_throttled_and_logs_json_access_lines(template: Template) -> None:

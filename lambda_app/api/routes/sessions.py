@@ -1,13 +1,18 @@
-"""Sessions: write-through with a sliding TTL; an unknown, malformed or expired token is
-a 401 (the session store checks the token's form before it touches a key)."""
+"""Sessions: log in with email and password, then present the token as
+``Authorization: Bearer <token>``; it never travels in a URL (URLs end up in access logs).
+
+A wrong password and an unknown email get one 401 body; a missing, malformed, unknown
+or expired token gets another, with ``WWW-Authenticate: Bearer``.
+"""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
 from lambda_app.api.deps import created, no_content, services
+from lambda_app.api.identity import bearer_token, source_ip, validated_session
 from lambda_app.api.middlewares import add_headers
-from lambda_app.api.models import Session, SessionCreated, SessionIn
+from lambda_app.api.models import LoginIn, Session, SessionCreated
 from lambda_app.api.openapi import responses
 from lambda_app.api.routes import new_router
 
@@ -17,33 +22,37 @@ TAGS = ["sessions"]
 
 @router.post(
     "/sessions",
-    summary="Create a session for a user",
+    summary="Log in: a session token for an email and password",
     tags=TAGS,
     status_code=201,
-    responses=responses(201, "The token and its lifetime", 400, 404, 413, 415, 503),
+    responses=responses(201, "The token, its idle lifetime and the user", 400, 401, 413, 415,
+                        503),
 )
-def create_session(request: SessionIn) -> Response[SessionCreated]:
-    return created(SessionCreated.model_validate(services().sessions.create(request.user_id)))
+def log_in(credentials: LoginIn) -> Response[SessionCreated]:
+    session = services().sessions.login(
+        credentials.email, credentials.password, source=source_ip(router.current_event)
+    )
+    return created(SessionCreated.model_validate(session))
 
 
 @router.get(
-    "/sessions/<token>",
-    summary="Validate a session (refreshes its sliding TTL)",
+    "/sessions/current",
+    summary="The session of the bearer token (refreshes its sliding TTL)",
     tags=TAGS,
     responses=responses(200, "The session", 401, 503, cached=True),
 )
-def get_session(token: str) -> Session:
-    session = services().sessions.validate(token)
+def current_session() -> Session:
+    session = validated_session(router.current_event)
     add_headers(**{"X-Cache": "HIT" if session.get("hit") else "MISS"})
     return Session.model_validate(session)
 
 
 @router.delete(
-    "/sessions/<token>",
-    summary="End a session",
+    "/sessions/current",
+    summary="Log out: end the session of the bearer token",
     tags=TAGS,
     responses=responses(204, "Ended", 401, 503, body=False),
 )
-def delete_session(token: str) -> Response[None]:
-    services().sessions.delete(token)
+def log_out() -> Response[None]:
+    services().sessions.delete(bearer_token(router.current_event))
     return no_content()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from lambda_app.api.deps import cached, created, no_content, services
-from lambda_app.api.models import User, UserIn, UserUpdate
+from lambda_app.api.models import User, UserIn, UserPatch, UserReplace
 from lambda_app.api.openapi import responses
 from lambda_app.api.routes import new_router
 from lambda_app.api.routes.params import PathId
@@ -22,7 +22,8 @@ TAGS = ["users"]
     responses=responses(201, "The new user", 400, 409, 413, 415, 503),
 )
 def create_user(user: UserIn) -> Response[User]:
-    new = User.model_validate(services().users.create(user.model_dump()))
+    values = user.model_dump(exclude={"password"})
+    new = User.model_validate(services().users.create(values, password=user.password))
     return created(new, location=f"/users/{new.id}")
 
 
@@ -38,12 +39,26 @@ def get_user(id: PathId) -> Response[User]:
 
 @router.put(
     "/users/<id>",
-    summary="Update a user (write-through)",
+    summary="Replace a user with the representation GET returns (write-through)",
     tags=TAGS,
     responses=responses(200, "The updated user", 400, 404, 409, 413, 415, 503),
 )
-def update_user(id: PathId, changes: UserUpdate) -> User:
-    return User.model_validate(services().users.update(id, changes.changes()))
+def replace_user(id: PathId, user: UserReplace) -> User:
+    return User.model_validate(
+        services().users.update(id, user.values(), password=user.password)
+    )
+
+
+@router.patch(
+    "/users/<id>",
+    summary="Change some fields of a user (merge; write-through)",
+    tags=TAGS,
+    responses=responses(200, "The updated user", 400, 404, 409, 413, 415, 503),
+)
+def patch_user(id: PathId, changes: UserPatch) -> User:
+    values = changes.changes()
+    password = values.pop("password", None)
+    return User.model_validate(services().users.update(id, values, password=password))
 
 
 @router.delete(

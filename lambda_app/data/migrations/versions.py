@@ -81,4 +81,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        version=2,
+        name="credentials",
+        statements=(
+            # Password hashes live apart from the user rows, so no query that feeds the
+            # user cache can ever read one. One row per user; gone with the user.
+            f"""
+            CREATE TABLE IF NOT EXISTS credentials (
+                user_id INT NOT NULL,
+                password_hash VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                updated_at TIMESTAMP(6) NOT NULL
+                    DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+                PRIMARY KEY (user_id),
+                CONSTRAINT fk_credentials_user FOREIGN KEY (user_id)
+                    REFERENCES users (id) ON DELETE CASCADE
+            ) {_TABLE_OPTIONS}
+            """,
+        ),
+    ),
 )

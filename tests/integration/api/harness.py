@@ -18,7 +18,10 @@ from typing import Any
 from lambda_app.data.migrations import migrate
 from lambda_app.data.seed import seed
 from scripts import servers
-from scripts.serve import LambdaContext, build_event, response_parts
+from scripts.serve import LOCAL_OPERATOR_ARN, LambdaContext, build_event, response_parts
+
+#: Operators of the tests: one IAM user per test (its ``caller``), one rate limit each.
+OPERATOR_ARN_PREFIX = "arn:aws:iam::000000000000:user/"
 
 #: A small catalogue: enough for top-N, warming and fuzzing, loaded in well under 1 s.
 SEED_SIZES = {"products": 200, "users": 50, "orders": 500}
@@ -110,14 +113,21 @@ def event(
     headers: Mapping[str, str] | None = None,
     api_key: str | None = None,
     source_ip: str = "198.51.100.7",
+    signed: bool = True,
 ) -> dict[str, Any]:
-    """A real HTTP API v2 event (the local server's builder), JSON body by default."""
+    """A real HTTP API v2 event (the local server's builder), JSON body by default.
+
+    ``signed`` (the default, as ``make serve`` does) carries a SigV4-verified operator
+    principal; ``api_key`` names that principal, so each test counts against its own
+    rate limit. ``signed=False`` is an anonymous caller, known by ``source_ip`` only.
+    """
     sent = dict(headers or {})
     data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
     if data and not any(k.lower() == "content-type" for k in sent):
         sent["Content-Type"] = "application/json"
-    if api_key:
-        sent["X-Api-Key"] = api_key
+    principal = None
+    if signed:
+        principal = f"{OPERATOR_ARN_PREFIX}{api_key}" if api_key else LOCAL_OPERATOR_ARN
     return build_event(
         method=method,
         target=target,
@@ -125,6 +135,7 @@ def event(
         body=data,
         source_ip=source_ip,
         host="api.test",
+        principal=principal,
     )
 
 

@@ -19,11 +19,11 @@ ROOT = Path(__file__).resolve().parents[3]
 CONTRACT = {
     "/health": {"get"},
     "/products": {"get", "post"},
-    "/products/{id}": {"get", "put", "delete"},
+    "/products/{id}": {"get", "put", "patch", "delete"},
     "/users": {"post"},
-    "/users/{id}": {"get", "put", "delete"},
+    "/users/{id}": {"get", "put", "patch", "delete"},
     "/sessions": {"post"},
-    "/sessions/{token}": {"get", "delete"},
+    "/sessions/current": {"get", "delete"},
     "/stats/dashboard": {"get"},
     "/cache/warm": {"post"},
     "/cache/invalidate": {"post"},
@@ -46,6 +46,22 @@ def test_the_openapi_document_describes_every_route(api, caller) -> None:
     assert "201" in create["responses"]
     assert create["requestBody"]["content"]["application/json"]["schema"]
     assert {"ErrorBody", "ProductIn", "Product"} <= set(doc["components"]["schemas"])
+
+
+def test_the_document_says_who_may_call_each_operation(api, caller) -> None:
+    """Every operation the access rule reserves for operators names the SigV4 scheme and a
+    403; the session routes name the bearer scheme; public reads name none."""
+    doc = call("GET", "/openapi.json", api_key=caller).body
+    schemes = {path: {method: tuple(next(iter(req)) for req in op.get("security", []))
+                      for method, op in ops.items()}
+               for path, ops in doc["paths"].items()}
+    assert schemes["/products/{id}"] == {"get": (), "put": ("sigv4",), "patch": ("sigv4",),
+                                         "delete": ("sigv4",)}
+    assert schemes["/cache/stats"] == {"get": ("sigv4",)}
+    assert schemes["/sessions"] == {"post": ()}
+    assert schemes["/sessions/current"] == {"get": ("bearer",), "delete": ("bearer",)}
+    assert "403" in doc["paths"]["/cache/warm"]["post"]["responses"]
+    assert set(doc["components"]["securitySchemes"]) == {"sigv4", "bearer"}
 
 
 def test_swagger_ui_is_served_locally(api, caller) -> None:

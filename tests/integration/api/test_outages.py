@@ -61,11 +61,13 @@ def test_a_write_with_the_database_down_is_503_and_caches_nothing(api, valkey, c
     cached = valkey.get(b"apitest:product:4")
     with environment({**api, "DB_PORT": str(servers.free_port()), "DB_CONNECT_TIMEOUT": "0.5"}):
         for method, path, body in (
-            ("POST", "/users", {"name": "x", "email": "down@example.com"}),
+            ("POST", "/users", {"name": "x", "email": "down@example.com",
+                                "password": "a long enough password"}),
             ("POST", "/products", {"name": "x", "price": 1}),
-            ("PUT", "/products/4", {"name": "never stored"}),
+            ("PATCH", "/products/4", {"name": "never stored"}),
             ("DELETE", "/products/4", None),
-            ("POST", "/sessions", {"user_id": 1}),
+            ("POST", "/sessions", {"email": "user00001@example.com",
+                                   "password": "valkey-demo-password"}),
         ):
             answer = call(method, path, body, api_key=caller)
             assert answer.status == 503, (method, path, answer.body)

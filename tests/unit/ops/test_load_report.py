@@ -92,6 +92,6 @@ def test_save_plot_writes_a_png(tmp_path: Path) -> None:
 
 
 def test_workers_get_their_own_reproducible_generators() -> None:
-    workload = Workload(ZipfSampler(10, 1.0), ("k",), seed=5)
+    workload = Workload(ZipfSampler(10, 1.0), seed=5)
     assert workload.rng(0).random() == workload.rng(0).random()
     assert workload.rng(0).random() != workload.rng(1).random()

@@ -122,7 +122,7 @@ def test_groups_cover_every_route_of_the_contract() -> None:
         '"/users"',
         "/users/{uid}",
         '"/sessions"',
-        "/sessions/{token}",
+        '"/sessions/current"',
         '"/stats/dashboard"',
         '"/cache/warm"',
         '"/cache/invalidate"',

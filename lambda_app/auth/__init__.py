@@ -1,0 +1,1 @@
+"""Who is calling, and how they prove it: password hashes, request principals."""
