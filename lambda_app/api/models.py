@@ -46,18 +46,14 @@ class _Request(BaseModel):
 READ_ONLY = Field(json_schema_extra={"readOnly": True}, description="read-only: ignored")
 
 
-class _Patch(_Request):
-    """A partial update (PATCH, merge semantics): only the fields sent change; ``null``
-    only where it means "unset" (the fields in ``nullable``)."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+class _NoNulls(_Request):
+    """An explicit ``null`` is refused except in ``nullable`` fields: an optional field
+    may be left out, which is not the same as sending null (the schema says which)."""
 
     nullable: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")
-    def _check(self) -> Self:
-        if not self.model_fields_set:
-            raise ValueError("give at least one of " + ", ".join(type(self).model_fields))
+    def _no_nulls(self) -> Self:
         nulls = sorted(
             name
             for name in self.model_fields_set - self.nullable
@@ -66,6 +62,20 @@ class _Patch(_Request):
         if nulls:
             raise ValueError(f"{', '.join(nulls)}: must not be null")
         return self
+
+
+class _Patch(_NoNulls):
+    """A partial update (PATCH, merge semantics): only the fields sent change; ``null``
+    only where it means "unset" (the fields in ``nullable``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _something(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data:
+            raise ValueError("give at least one of " + ", ".join(cls.model_fields))
+        return data
 
     def changes(self) -> dict[str, Any]:
         """The fields the caller sent, as plain values."""
@@ -150,7 +160,7 @@ class UserIn(_Request):
     password: Password
 
 
-class UserReplace(_Request):
+class UserReplace(_NoNulls):
     """PUT: the whole user, as GET returns it (read-only fields ignored). A password,
     if given, replaces the old one; without one the old one stays."""
 
@@ -160,6 +170,8 @@ class UserReplace(_Request):
     password: Password | SkipJsonSchema[None] = None
     id: Annotated[Id | None, READ_ONLY] = None
     created_at: Annotated[SentTime | None, READ_ONLY] = None
+
+    nullable: ClassVar[frozenset[str]] = frozenset({"age", "id", "created_at"})
 
     def values(self) -> dict[str, Any]:
         return {"name": self.name, "email": self.email, "age": self.age}
