@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import json
 import logging
+import signal
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -195,11 +196,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         channel=channel,
         on_flush=lambda: logger.info("flush (subscribed, or a '*' message)"),
     )
+    # SIGTERM is how process managers (and a test on timeout) stop a worker; a job run
+    # in the background ignores SIGINT, so Ctrl-C alone would not be enough.
+    signal.signal(signal.SIGTERM, lambda *_: subscriber.stop())
     logger.info("listening on %s", channel)
     try:
         subscriber.run()
     except KeyboardInterrupt:
         subscriber.stop()
+    logger.info("stopped")
     return 0
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from scripts import servers
+from tests import processes
 from tests.integration.api.harness import api_database, api_env
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +27,7 @@ def test_the_demo_walks_through_every_pattern_and_exits(
         **{k: v for k, v in os.environ.items() if not k.startswith(("VALKEY_", "DB_"))},
         **api_env(valkey_server, database, CACHE_PREFIX="demo", RATE_LIMIT_REQUESTS="50"),
     }
-    result = subprocess.run(
+    result = processes.run(
         [sys.executable, "-m", "scripts.demo", "--port", "0"],
         cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=180, check=False,

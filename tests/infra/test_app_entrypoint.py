@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from infra.deployment import PROJECT_ROOT
+from tests import processes
 
 from .conftest import cdk_context
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.infra
 def run_app(**overrides: str) -> subprocess.CompletedProcess[str]:
     # The CLI hands app.py its merged context in CDK_CONTEXT_JSON.
     environment = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(cdk_context(**overrides))}
-    return subprocess.run(
+    return processes.run(
         [sys.executable, str(PROJECT_ROOT / "app.py")],
         env=environment,
         capture_output=True,

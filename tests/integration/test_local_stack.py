@@ -20,6 +20,7 @@ import pytest
 
 from lambda_app.settings import Settings
 from scripts import servers
+from tests import processes
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ class Cli:
     def __call__(
         self, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        return processes.run(
             [sys.executable, str(SCRIPT), "--state-dir", str(self.state_dir), *args],
             capture_output=True, text=True, timeout=120, env=env or _clean_env(), check=False,
         )

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests import processes
 from tests.integration.api.harness import call
 
 pytestmark = pytest.mark.integration
@@ -86,7 +86,7 @@ def test_metrics_are_flushed_as_emf_on_every_invocation(api, caller, capsys, mon
 
 def _python(code: str, **env: str) -> str:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "LAMBDA_"))}
-    result = subprocess.run(
+    result = processes.run(
         [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env},
         capture_output=True, text=True, timeout=120, check=True,
     )

@@ -21,6 +21,7 @@ from lambda_app.caching.events import (
 )
 from lambda_app.caching.keys import KeyBuilder
 from scripts import servers
+from tests import processes
 
 pytestmark = pytest.mark.integration
 
@@ -101,15 +102,15 @@ def test_standalone_worker_logs_and_deletes(valkey, valkey_server):
     env = dict(os.environ, VALKEY_URL=valkey_server.url, CACHE_PREFIX="app")
     worker = subprocess.Popen(
         [sys.executable, "-m", "lambda_app.caching.events", "--delete"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        cwd=Path(__file__).resolve().parents[3],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, cwd=Path(__file__).resolve().parents[3],
     )
     try:
         wait_for(lambda: valkey.pubsub_numsub(CHANNEL)[0][1] >= 1, "the worker to subscribe")
         publish_invalidation(valkey, ["app:product:1"], channel=CHANNEL)
         wait_for(lambda: valkey.exists("app:product:1") == 0, "the worker to delete the key")
     finally:
-        worker.send_signal(signal.SIGINT)
-        output, _ = worker.communicate(timeout=GIVE_UP_S)
+        output = processes.stop(worker, grace=GIVE_UP_S)
     assert "listening on app:channel:invalidation" in output
     assert "invalidate app:product:1" in output
+    assert worker.returncode == 0 and "stopped" in output  # SIGTERM ends it cleanly
