@@ -3,12 +3,14 @@
 ``make bench`` starts the local stack and exports its settings first. Each benchmark is
 a module with ``NAME``, ``TITLE`` and ``run(ctx) -> Section``; this runs them in order,
 prints one line per benchmark, and writes ``RESULTS.md`` + PNGs (+ ``results.json``,
-which lets ``--only`` re-run some and keep the others' last results).
+which lets ``--only`` re-run some and keep the others' last results) to ``.local/bench``;
+``--save`` writes the committed ``bench/results`` instead (``make bench-save``).
 
-    python -m bench [--only NAME ...] [--quick] [--out DIR]
+    python -m bench [--only NAME ...] [--quick] [--out DIR | --save]
 
 ``--quick`` shrinks every benchmark to a smoke run (seconds) and, unless ``--out`` is
-given, writes to ``.local/bench-quick`` so the committed results stay full runs.
+given, writes to ``.local/bench-quick``. Benchmarks use a database of their own
+(``<DB_NAME>_bench``) and the ``bench`` key prefix, so a developer's data survives.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,10 +34,12 @@ from lambda_app.clients.errors import ConfigError, ServerUnavailable
 from lambda_app.settings import Settings
 from scripts.servers import ServerError
 
-BENCHMARKS = ("read_latency", "warming", "stampede", "eviction", "memory", "rate_limit",
+BENCHMARKS = ("read_latency", "warming", "stampede", "eviction", "memory", "rate_limit", "faults",
               "cold_start", "bundle")
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
+RUN_DIR = ROOT / ".local" / "bench"
+DB_SUFFIX = "_bench"
 QUICK_DIR = ROOT / ".local" / "bench-quick"
 
 INTRO = (
@@ -61,14 +66,24 @@ def _names(values: list[str] | None) -> list[str]:
     return [name for name in BENCHMARKS if name in chosen]
 
 
+def own_database(settings: Settings) -> Settings:
+    """The benchmarks' own database beside the app's (``<DB_NAME>_bench``): the seed they
+    need replaces data, and a developer's ``make serve`` data must survive ``make bench``."""
+    return replace(settings, db=replace(settings.db, name=f"{settings.db.name}{DB_SUFFIX}"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--only", action="append", metavar="NAME",
                         help=f"run only these (repeat or comma-separate): {', '.join(BENCHMARKS)}")
     parser.add_argument("--quick", action="store_true",
                         help="small iteration counts: a smoke run in seconds")
+    parser.add_argument("--save", action="store_true",
+                        help=f"write the committed results in {RESULTS_DIR.relative_to(ROOT)} "
+                             f"(default: {RUN_DIR.relative_to(ROOT)}, so a run changes nothing "
+                             "tracked)")
     parser.add_argument("--out", type=Path, default=None,
-                        help=f"results directory (default {RESULTS_DIR.relative_to(ROOT)}, "
+                        help=f"results directory (default {RUN_DIR.relative_to(ROOT)}, "
                              f"or {QUICK_DIR.relative_to(ROOT)} with --quick)")
     return parser
 
@@ -124,14 +139,19 @@ def run_one(module: ModuleType, ctx: Context, index: int, count: int) -> Section
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     names = _names(args.only)
-    out_dir = (args.out or (QUICK_DIR if args.quick else RESULTS_DIR)).resolve()
+    if args.save and (args.quick or args.out):
+        print("bench: --save writes full runs to the committed results; drop --quick/--out",
+              file=sys.stderr)
+        return 2
+    default_dir = RESULTS_DIR if args.save else (QUICK_DIR if args.quick else RUN_DIR)
+    out_dir = (args.out or default_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     started = time.perf_counter()
     failed: list[str] = []
     sections: list[Section] = []
     try:
-        ctx = Context(Settings.from_env(), out_dir, quick=args.quick)
+        ctx = Context(own_database(Settings.from_env()), out_dir, quick=args.quick)
     except ConfigError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1

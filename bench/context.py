@@ -1,9 +1,10 @@
 """What every benchmark gets: settings, lazily opened connections, seeded rows, output dir.
 
 Connections open on first use, so ``python -m bench --only cold_start`` needs no server.
-The first database access applies the migrations and loads the deterministic seed when
-the products table does not hold exactly the seed's 10,000 rows, so every run measures
-the same data.
+The first database access creates the benchmarks' own database (``<DB_NAME>_bench``),
+applies the migrations and loads the deterministic seed when the products table does not
+hold exactly the seed's 10,000 rows, so every run measures the same data and never
+touches the app's.
 
 Benchmarks write only under their own key prefix (``bench``) on the app's Valkey and
 remove those keys afterwards; benchmarks that change server configuration start a
@@ -25,7 +26,7 @@ from lambda_app.caching.invalidation import scan_primaries, unlink
 from lambda_app.caching.keys import KeyBuilder
 from lambda_app.clients.mysql import connect
 from lambda_app.clients.valkey import ValkeyClient, build_valkey, ping
-from lambda_app.data.migrations import migrate
+from lambda_app.data.migrations import create_database, migrate
 from lambda_app.data.repositories import ProductRepository
 from lambda_app.data.seed import PRODUCTS, seed
 from lambda_app.settings import Settings
@@ -65,7 +66,8 @@ class Context:
 
     @functools.cached_property
     def db(self) -> Any:
-        """A PyMySQL connection to a migrated, seeded database."""
+        """A PyMySQL connection to a migrated, seeded database (created if missing)."""
+        create_database(self.settings.db)
         conn = connect(self.settings.db)
         migrate(conn)
         with conn.cursor() as cursor:

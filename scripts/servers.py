@@ -685,18 +685,19 @@ def start_valkey_tls(state_dir: Path, *, port: int | None = None) -> ValkeyServe
 
 
 def start_valkey_cluster(
-    state_dir: Path, *, nodes: int = 3, timeout: float = 30.0
+    state_dir: Path, *, nodes: int = 3, replicas: int = 0, timeout: float = 30.0
 ) -> ValkeyCluster:
-    """Start `nodes` cluster-enabled servers, join them with valkey-cli, wait for ok."""
+    """Start `nodes` primaries (and `replicas` replicas of each), join them with
+    valkey-cli, wait for ok. With replicas the nodes are primaries first, then replicas."""
     cli = find_binary("valkey-cli", hint=INSTALL_VALKEY)
     started: list[ValkeyServer] = []
     began = time.monotonic()
     try:
-        for index in range(nodes):
+        for index in range(nodes * (1 + replicas)):
             started.append(start_valkey(state_dir / f"node{index}", cluster=True))
         result = subprocess.run(
             [cli, "--cluster", "create", *(node.endpoint for node in started),
-             "--cluster-replicas", "0", "--cluster-yes"],
+             "--cluster-replicas", str(replicas), "--cluster-yes"],
             capture_output=True, text=True, timeout=timeout, check=False,
         )
         if result.returncode != 0:

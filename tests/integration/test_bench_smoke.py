@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from scripts import servers
+from tests import processes
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def bench(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return processes.run(
         [sys.executable, "-m", "bench", *args],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False,
     )
@@ -75,3 +76,37 @@ def test_bad_settings_are_one_clear_line(bench_env, tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("bench: VALKEY_PORT: expected")
     assert "Traceback" not in result.stderr
+
+
+def test_benchmarks_seed_a_database_of_their_own(mysql_server, tmp_path):
+    """``make bench`` beside a running ``make serve``: the benchmark seed (which replaces
+    data) lands in ``<DB_NAME>_bench``; the app's database keeps its rows."""
+    from bench.__main__ import DB_SUFFIX, own_database
+    from bench.context import Context
+    from lambda_app.settings import Settings
+
+    app = servers.create_database(mysql_server, f"{mysql_server.database}_keepme")
+    conn = servers.mysql_connect(app)
+    try:
+        from lambda_app.data.migrations import migrate
+
+        migrate(conn)
+        with conn.cursor() as cursor:
+            cursor.execute("INSERT INTO products (name, price, description) "
+                           "VALUES ('mine', 1, 'a developer row')")
+        conn.commit()
+        settings = own_database(Settings.from_env({
+            "DB_HOST": app.host, "DB_PORT": str(app.port), "DB_USER": app.user,
+            "DB_PASSWORD": app.password, "DB_NAME": app.database,
+        }))
+        assert settings.db.name == app.database + DB_SUFFIX
+        ctx = Context(settings, tmp_path)
+        with ctx.db.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) AS n FROM products")
+            assert cursor.fetchone()["n"] == 10_000
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT name FROM products")
+            assert [row["name"] for row in cursor.fetchall()] == ["mine"]
+        conn.commit()
+    finally:
+        conn.close()
