@@ -16,17 +16,19 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv node up down status env seed demo serve test test-fast lint typecheck \
-	synth bench clean
+	synth bench bench-save clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): requirements/lambda.txt requirements/dev.txt
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ not found (install python3.11 or newer)" >&2; exit 1; }
-	@echo "venv: $(PYTHON) -> $(VENV) (first run takes about a minute)"
+	@echo "venv: $(PYTHON) -> $(VENV) (a fresh machine downloads about 700 MB: a few minutes)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt
+	@# One line per package as pip gets to it, so a long first install shows progress.
+	@set -o pipefail; $(PY) -m pip install --disable-pip-version-check --progress-bar off \
+		-r requirements/dev.txt 2>&1 | $(PYTHON) scripts/pip_progress.py
 	@touch $@
 
 venv: $(STAMP) ## Create the virtualenv with pinned dependencies
@@ -78,8 +80,11 @@ test: venv node ## Everything CI runs: lint, types, synth, the whole test suite
 test-fast: venv ## Unit tests only
 	@$(BIN)/pytest -m unit -q
 
-bench: up ## Benchmarks against the local servers; results in bench/results/
+bench: up ## Benchmarks on their own database and key prefix; results in .local/bench/
 	@eval "$$($(PY) -m scripts.local_stack env)" && $(PY) -m bench
+
+bench-save: up ## Benchmarks, rewriting the committed results in bench/results/
+	@eval "$$($(PY) -m scripts.local_stack env)" && $(PY) -m bench --save
 
 clean: ## Stop servers, remove generated state (keeps the venv)
 	-@test -x $(PY) && $(PY) -m scripts.local_stack down

@@ -1,9 +1,9 @@
 """Run the local Valkey and MySQL servers the app, the demo and the benchmarks use.
 
-    python scripts/local_stack.py up        # start both (idempotent), state in .local/
-    eval "$(python scripts/local_stack.py env)"
-    python scripts/local_stack.py status [--json]
-    python scripts/local_stack.py down
+    .venv/bin/python -m scripts.local_stack up      # start both (idempotent), state in .local/
+    eval "$(.venv/bin/python -m scripts.local_stack env)"   # or: eval "$(make -s env)"
+    .venv/bin/python -m scripts.local_stack status [--json]
+    .venv/bin/python -m scripts.local_stack down
 
 Discovery: endpoints named in the environment (VALKEY_URL or VALKEY_HOST/PORT, DB_HOST/
 DB_PORT with DB_USER/DB_PASSWORD/DB_NAME) are checked and used as they are; otherwise
@@ -15,6 +15,7 @@ when free, so an exported environment stays valid across `down`/`up`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -176,7 +177,12 @@ def _verb(server: Server) -> str:
 
 
 def _self_command(args: argparse.Namespace) -> str:
-    command = "python scripts/local_stack.py"
+    """This command as it runs now: with the interpreter that has the dependencies (a bare
+    ``python`` outside the venv cannot import them), from the project's root."""
+    interpreter = Path(sys.executable)
+    with contextlib.suppress(ValueError):
+        interpreter = interpreter.relative_to(Path.cwd())
+    command = f"{shlex.quote(str(interpreter))} -m scripts.local_stack"
     if args.state_dir != default_state_dir().resolve():
         command += f" --state-dir {shlex.quote(str(args.state_dir))}"
     return command
