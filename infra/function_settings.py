@@ -11,6 +11,7 @@ from infra.bundling import LAMBDA_TASK_ROOT, RDS_CA_BUNDLE
 from infra.config import AppConfig
 from infra.constructs.mysql_database import DatabaseEndpoint
 from infra.constructs.valkey_cache import CacheEndpoint
+from lambda_app import metric_names
 
 
 def function_environment(
@@ -33,8 +34,8 @@ def function_environment(
         "RATE_LIMIT_REQUESTS": str(functions.rate_limit_requests),
         "RATE_LIMIT_WINDOW": str(functions.rate_limit_window_seconds),
         "RATE_LIMIT_ALGORITHM": functions.rate_limit_algorithm,
-        "POWERTOOLS_SERVICE_NAME": functions.service_name,
-        "POWERTOOLS_METRICS_NAMESPACE": functions.metrics_namespace,
+        metric_names.SERVICE_ENV: functions.service_name,
+        metric_names.NAMESPACE_ENV: functions.metrics_namespace,
         "LOG_LEVEL": functions.log_level,
     }
     if not functions.tracing:

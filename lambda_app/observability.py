@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from lambda_app import metric_names as names
+
 __all__ = [
     "NAMESPACE",
     "SERVICE",
@@ -39,8 +41,8 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 _TRUE = {"1", "true", "yes", "on"}
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "valkey-caching"
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "ValkeyCaching"
+SERVICE = os.environ.get(names.SERVICE_ENV) or names.DEFAULT_SERVICE
+NAMESPACE = os.environ.get(names.NAMESPACE_ENV) or names.DEFAULT_NAMESPACE
 
 
 def in_lambda() -> bool:

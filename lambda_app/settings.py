@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from lambda_app import metric_names
 from lambda_app.clients.errors import ConfigError
 
 T = TypeVar("T")
@@ -217,7 +218,7 @@ class Settings:
     cache: CacheSettings = field(default_factory=CacheSettings)
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     aws_region: str | None = None
-    service_name: str = "valkey-caching"
+    service_name: str = metric_names.DEFAULT_SERVICE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -238,7 +239,7 @@ class Settings:
                                        maximum=86_400),
             ),
             aws_region=_region(env),
-            service_name=env.text("POWERTOOLS_SERVICE_NAME", "valkey-caching"),
+            service_name=env.text(metric_names.SERVICE_ENV, metric_names.DEFAULT_SERVICE),
         )
 
 

@@ -20,6 +20,7 @@ from infra.constructs.monitored import (
     app_hit_rates,
     node_metrics,
 )
+from lambda_app import metric_names as names
 
 WIDTH = 8
 HEIGHT = 6
@@ -142,7 +143,7 @@ class OperationsDashboard(Construct):
                 [
                     app_cache_metric(resources, metric_name, data_class)
                     for data_class in METRIC_DATA_CLASSES
-                    for metric_name in ("CacheHit", "CacheMiss")
+                    for metric_name in (names.CACHE_HITS, names.CACHE_MISSES)
                 ],
                 stacked=True,
                 width=12,

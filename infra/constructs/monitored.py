@@ -17,6 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from infra.config import METRIC_DATA_CLASSES
 from infra.constructs.mysql_database import MysqlDatabase
 from infra.constructs.valkey_cache import ValkeyCache
+from lambda_app import metric_names as names
 
 PERIOD = Duration.minutes(5)
 ELASTICACHE = "AWS/ElastiCache"
@@ -73,7 +74,7 @@ def app_cache_metric(resources: MonitoredResources, metric_name: str, data_class
     return cw.Metric(
         namespace=resources.metrics_namespace,
         metric_name=metric_name,
-        dimensions_map={"service": resources.service_name, "data_class": data_class},
+        dimensions_map={names.SERVICE: resources.service_name, names.DATA_CLASS: data_class},
         statistic=cw.Stats.SUM,
         period=PERIOD,
         label=f"{data_class} {metric_name}",
@@ -89,8 +90,10 @@ def app_hit_rates(resources: MonitoredResources) -> list[cw.MathExpression]:
                 # Ids are unique per class: one graph holds every class's expression.
                 expression=f"100 * hit_{data_class} / (hit_{data_class} + miss_{data_class})",
                 using_metrics={
-                    f"hit_{data_class}": app_cache_metric(resources, "CacheHit", data_class),
-                    f"miss_{data_class}": app_cache_metric(resources, "CacheMiss", data_class),
+                    f"hit_{data_class}": app_cache_metric(resources, names.CACHE_HITS, data_class),
+                    f"miss_{data_class}": app_cache_metric(
+                        resources, names.CACHE_MISSES, data_class
+                    ),
                 },
                 label=data_class,
                 period=PERIOD,

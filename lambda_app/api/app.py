@@ -16,6 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
+from lambda_app import metric_names as names
 from lambda_app.api import middlewares
 from lambda_app.api.access import OPERATOR, caller_kind, iam_principal, normalized
 from lambda_app.api.errors import register_error_handlers
@@ -225,9 +226,6 @@ def record_metrics(status: int, headers: Mapping[str, str]) -> None:
     """One EMF count per answer class, per cache outcome and per refusal."""
     if not metrics_enabled():
         return
-    metrics.add_metric(name=f"Http{status // 100}xx", unit=MetricUnit.Count, value=1)
-    outcome = headers.get("X-Cache")
-    if outcome:
-        metrics.add_metric(name=f"Cache{outcome.title()}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=names.http_status_class(status), unit=MetricUnit.Count, value=1)
     if status == 429:
-        metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=names.RATE_LIMITED, unit=MetricUnit.Count, value=1)

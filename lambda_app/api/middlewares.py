@@ -68,10 +68,11 @@ def rate_limit(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> 
 
     decision = rate_limiter().check(caller_id(app.current_event))
     if decision.degraded:
+        from lambda_app.metric_names import RATE_LIMITER_FAIL_OPEN
         from lambda_app.observability import MetricUnit, metrics, metrics_enabled
 
         if metrics_enabled():  # the stage throttle still applies; say the limiter did not
-            metrics.add_metric(name="RateLimiterFailOpen", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=RATE_LIMITER_FAIL_OPEN, unit=MetricUnit.Count, value=1)
     add_headers(**{
         "RateLimit-Limit": str(decision.limit),
         "RateLimit-Remaining": str(decision.remaining),

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from lambda_app import metric_names as names
 from lambda_app.caching.ttl import DATA_CLASSES
 
 T = TypeVar("T")
@@ -51,19 +52,19 @@ COUNTERS: tuple[str, ...] = (
 
 #: Counter -> (EMF metric name, unit). load_ms_total is published as an average instead.
 _EMF: dict[str, tuple[str, str]] = {
-    "hits": ("CacheHits", "Count"),
-    "near_hits": ("NearCacheHits", "Count"),
-    "negative_hits": ("CacheNegativeHits", "Count"),
-    "misses": ("CacheMisses", "Count"),
-    "loads": ("CacheLoads", "Count"),
-    "load_errors": ("CacheLoadErrors", "Count"),
-    "errors": ("CacheErrors", "Count"),
-    "bypassed": ("CacheBypassed", "Count"),
-    "too_large": ("CacheTooLarge", "Count"),
-    "lock_waits": ("CacheLockWaits", "Count"),
-    "lock_fallbacks": ("CacheLockFallbacks", "Count"),
-    "early_recomputes": ("CacheEarlyRecomputes", "Count"),
-    "fenced": ("CacheFillsFenced", "Count"),
+    "hits": (names.CACHE_HITS, "Count"),
+    "near_hits": (names.NEAR_CACHE_HITS, "Count"),
+    "negative_hits": (names.CACHE_NEGATIVE_HITS, "Count"),
+    "misses": (names.CACHE_MISSES, "Count"),
+    "loads": (names.CACHE_LOADS, "Count"),
+    "load_errors": (names.CACHE_LOAD_ERRORS, "Count"),
+    "errors": (names.CACHE_ERRORS, "Count"),
+    "bypassed": (names.CACHE_BYPASSED, "Count"),
+    "too_large": (names.CACHE_TOO_LARGE, "Count"),
+    "lock_waits": (names.CACHE_LOCK_WAITS, "Count"),
+    "lock_fallbacks": (names.CACHE_LOCK_FALLBACKS, "Count"),
+    "early_recomputes": (names.CACHE_EARLY_RECOMPUTES, "Count"),
+    "fenced": (names.CACHE_FENCED, "Count"),
 }
 
 
@@ -178,13 +179,13 @@ class CacheMetrics:
             if not any(delta[k] for k in _EMF):
                 continue
             emf = EphemeralMetrics(namespace=namespace, service=service)
-            emf.add_dimension(name="data_class", value=data_class)
+            emf.add_dimension(name=names.DATA_CLASS, value=data_class)
             for counter, (name, unit) in _EMF.items():
                 if delta[counter]:
                     emf.add_metric(name=name, unit=unit, value=delta[counter])
             if delta["loads"]:
                 emf.add_metric(
-                    name="CacheLoadLatency",
+                    name=names.CACHE_LOAD_LATENCY,
                     unit="Milliseconds",
                     value=delta["load_ms_total"] / delta["loads"],
                 )

@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from infra.config import METRIC_DATA_CLASSES
-
 from .conftest import Synthesized
 
 pytestmark = pytest.mark.infra
@@ -67,24 +65,3 @@ def test_database_and_function_widgets(dev: Synthesized) -> None:
         ("AWS/ApiGateway", "5xx"),
     ):
         assert f'"{namespace}", "{name}"' in flat, name
-
-
-def test_app_emf_hits_and_misses_per_data_class(dev: Synthesized) -> None:
-    metrics = metrics_of(dashboard_body(dev))
-    emitted = {
-        (m[1], m[m.index("data_class") + 1])
-        for m in metrics
-        if m and m[0] == "ValkeyCaching" and "data_class" in m
-    }
-    assert emitted == {
-        (name, data_class)
-        for name in ("CacheHit", "CacheMiss")
-        for data_class in METRIC_DATA_CLASSES
-    }
-    service_dimension = [m for m in metrics if m and m[0] == "ValkeyCaching" and "service" in m]
-    assert service_dimension
-    assert all(m[m.index("service") + 1] == "valkey-caching" for m in service_dimension)
-    expressions = [
-        m[0]["expression"] for m in metrics if m and isinstance(m[0], dict) and "expression" in m[0]
-    ]
-    assert "100 * hit_product / (hit_product + miss_product)" in expressions

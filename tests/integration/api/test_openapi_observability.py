@@ -81,7 +81,7 @@ def test_metrics_are_flushed_as_emf_on_every_invocation(api, caller, capsys, mon
         names = {m["Name"] for blob in lines
                  for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
         assert "Http2xx" in names
-        assert {"CacheHit", "CacheMiss"} & names
+        assert {"CacheHits", "CacheMisses"} & names  # the product read, per data class
 
 
 def _python(code: str, **env: str) -> str:
