@@ -22,6 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from lambda_app import metric_names
+from lambda_app.caching.storage import HASH_MAX_LISTPACK_VALUE
+
 T = TypeVar("T")
 
 #: The eight eviction policies Valkey accepts for ``maxmemory-policy``.
@@ -36,7 +39,15 @@ EVICTION_POLICIES = (
     "volatile-ttl",
 )
 #: ElastiCache Valkey engine versions this project supports -> parameter group family.
-VALKEY_ENGINE_FAMILIES = {"8.0": "valkey8", "8.1": "valkey8"}
+#: Every version ElastiCache offers for node-based Valkey (2026-12).
+VALKEY_ENGINE_FAMILIES = {
+    "7.2": "valkey7",
+    "8.0": "valkey8",
+    "8.1": "valkey8",
+    "8.2": "valkey8",
+    "9.0": "valkey9",
+    "9.1": "valkey9",
+}
 #: Retention periods CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -74,8 +85,8 @@ TUNABLE_SETTINGS = (
     "DB_READ_TIMEOUT",
     "DB_WRITE_TIMEOUT",
 )
-#: Data classes the app labels its ``CacheHit``/``CacheMiss`` EMF metrics with.
-METRIC_DATA_CLASSES = ("product", "user", "query", "dashboard", "session")
+#: Data classes the dashboard graphs the app's per-class EMF metrics for.
+METRIC_DATA_CLASSES = metric_names.GRAPHED_DATA_CLASSES
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _CIDR = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
@@ -116,6 +127,8 @@ class ValkeyConfig:
     node_type: str
     port: int
     maxmemory_policy: str
+    #: Bytes a hash field may hold and the hash stay a compact listpack.
+    hash_max_listpack_value: int
     maxmemory_samples: int | None
     lfu_log_factor: int | None
     lfu_decay_time: int | None
@@ -193,8 +206,19 @@ class ApiConfig:
 @dataclass(frozen=True)
 class MonitoringConfig:
     alarm_email: str | None
+    #: An environment with termination protection must notify someone: without an
+    #: ``alarm_email`` its synth fails unless this says silence is intended.
+    allow_no_subscriber: bool
     cache_cpu_percent: int
-    cache_memory_percent: int
+    #: Keys evicted per 5 minutes (max over nodes) above which the cache is too small
+    #: for its working set; a full cache that evicts a little is the design.
+    cache_evictions: int
+    cache_connections: int
+    #: The app's hit ratio (%) below which reads mostly reach MySQL, counted only over
+    #: periods with at least ``hit_ratio_min_reads`` cached reads.
+    hit_ratio_percent: int
+    hit_ratio_min_reads: int
+    api_p99_ms: int
     replication_lag_seconds: int
     db_cpu_percent: int
     db_free_storage_gib: int
@@ -225,6 +249,12 @@ class AppConfig:
 
     def stack_name(self, part: str) -> str:
         return f"{self.prefix}-{part}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags on every resource; the Secrets Manager endpoint admits this app's secrets
+        by them."""
+        return {"project": self.project, "environment": self.env_name}
 
 
 class _Section:
@@ -429,7 +459,23 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         section.reject_unknown()
     network = sections["network"]
     _check_zones(config, network.key_of("availability_zones"), network.key_of("nat_gateways"))
+    _check_subscriber(config, sections["monitoring"])
     return config
+
+
+def _check_subscriber(config: AppConfig, monitoring: _Section) -> None:
+    """Alarms that reach nobody are worse than none: they look like monitoring."""
+    watched = config.monitoring
+    if config.termination_protection and not watched.alarm_email and not (
+        watched.allow_no_subscriber
+    ):
+        raise ConfigError(
+            monitoring.key_of("alarm_email"),
+            "missing",
+            "an e-mail address for the alarm topic (-c monitoring.alarm_email=you@example.com); "
+            "this environment is protected, so its alarms must reach someone "
+            "(or set monitoring.allow_no_subscriber: true)",
+        )
 
 
 def _network(s: _Section) -> NetworkConfig:
@@ -482,6 +528,9 @@ def _valkey(s: _Section) -> ValkeyConfig:
         ),
         port=s.whole("port", 6379, minimum=1024, maximum=65535),
         maxmemory_policy=s.choice("maxmemory_policy", "allkeys-lfu", EVICTION_POLICIES),
+        hash_max_listpack_value=s.whole(
+            "hash_max_listpack_value", HASH_MAX_LISTPACK_VALUE, minimum=64, maximum=8192
+        ),
         maxmemory_samples=s.optional_whole("maxmemory_samples", minimum=1, maximum=64),
         lfu_log_factor=s.optional_whole("lfu_log_factor", minimum=0, maximum=255),
         lfu_decay_time=s.optional_whole("lfu_decay_time", minimum=0, maximum=1440),
@@ -595,7 +644,7 @@ def _functions(s: _Section) -> FunctionsConfig:
         memory_mb=s.whole("memory_mb", 512, minimum=128, maximum=10240),
         api_timeout_seconds=s.whole("api_timeout_seconds", 10, minimum=1, maximum=29),
         warmer_timeout_seconds=s.whole("warmer_timeout_seconds", 60, minimum=1, maximum=900),
-        migrate_timeout_seconds=s.whole("migrate_timeout_seconds", 300, minimum=1, maximum=900),
+        migrate_timeout_seconds=s.whole("migrate_timeout_seconds", 420, minimum=1, maximum=900),
         api_reserved_concurrency=concurrency("api_reserved_concurrency"),
         warmer_reserved_concurrency=concurrency("warmer_reserved_concurrency"),
         migrate_reserved_concurrency=concurrency("migrate_reserved_concurrency"),
@@ -605,13 +654,13 @@ def _functions(s: _Section) -> FunctionsConfig:
         tracing=s.flag("tracing", True),
         service_name=s.text(
             "service_name",
-            "valkey-caching",
+            metric_names.DEFAULT_SERVICE,
             pattern=_NAME,
             allowed="lowercase letters, digits and single hyphens",
         ),
         metrics_namespace=s.text(
             "metrics_namespace",
-            "ValkeyCaching",
+            metric_names.DEFAULT_NAMESPACE,
             pattern=_METRIC_NAMESPACE,
             allowed="a CloudWatch namespace: letters, digits and . _ / # : -",
         ),
@@ -639,8 +688,13 @@ API_AUTH_MODES = ("iam", "open")
 def _monitoring(s: _Section) -> MonitoringConfig:
     return MonitoringConfig(
         alarm_email=s.optional_text("alarm_email", pattern=_EMAIL, allowed="an e-mail address"),
+        allow_no_subscriber=s.flag("allow_no_subscriber", False),
         cache_cpu_percent=s.whole("cache_cpu_percent", 80, minimum=1, maximum=100),
-        cache_memory_percent=s.whole("cache_memory_percent", 90, minimum=1, maximum=100),
+        cache_evictions=s.whole("cache_evictions", 10_000, minimum=1, maximum=10**9),
+        cache_connections=s.whole("cache_connections", 5_000, minimum=1, maximum=65_000),
+        hit_ratio_percent=s.whole("hit_ratio_percent", 80, minimum=1, maximum=100),
+        hit_ratio_min_reads=s.whole("hit_ratio_min_reads", 300, minimum=1, maximum=10**9),
+        api_p99_ms=s.whole("api_p99_ms", 1_000, minimum=1, maximum=30_000),
         replication_lag_seconds=s.whole("replication_lag_seconds", 5, minimum=1, maximum=3600),
         db_cpu_percent=s.whole("db_cpu_percent", 80, minimum=1, maximum=100),
         db_free_storage_gib=s.whole("db_free_storage_gib", 2, minimum=1, maximum=1000),

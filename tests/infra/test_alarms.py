@@ -11,10 +11,13 @@ pytestmark = pytest.mark.infra
 
 ALARMS = (
     "cache-engine-cpu",
-    "cache-memory",
+    "cache-evictions",
+    "cache-connections",
     "cache-replication-lag",
+    "app-hit-ratio",
     "db-cpu",
     "db-free-storage",
+    "db-proxy-connection-errors",
     "api-errors",
     "api-throttles",
     "warmer-errors",
@@ -22,7 +25,31 @@ ALARMS = (
     "migrate-errors",
     "migrate-throttles",
     "api-5xx",
+    "api-p99-latency",
 )
+
+
+def test_no_alarm_is_on_memory_use_a_full_cache_is_healthy(synthesized: Synthesized) -> None:
+    """allkeys-lfu runs full by design: DatabaseMemoryUsagePercentage > 90 would always be
+    in ALARM. Evictions per period and the app's hit ratio say when it is too small."""
+    import json
+
+    alarms = synthesized.template("Monitoring").find_resources("AWS::CloudWatch::Alarm")
+    assert "DatabaseMemoryUsagePercentage" not in json.dumps(alarms)
+
+
+def test_the_hit_ratio_alarm_ignores_quiet_periods(dev: Synthesized) -> None:
+    dev.template("Monitoring").has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmName": "valkey-caching-dev-app-hit-ratio",
+            "ComparisonOperator": "LessThanThreshold",
+            "Threshold": 80,
+            "Metrics": Match.array_with([Match.object_like({
+                "Expression": "IF(hits + misses >= 300, 100 * hits / (hits + misses), 100)",
+            })]),
+        },
+    )
 
 
 def test_every_alarm_notifies_the_topic_on_alarm_and_recovery(synthesized: Synthesized) -> None:
@@ -75,46 +102,63 @@ def test_cache_alarms_take_the_maximum_over_nodes(dev: Synthesized) -> None:
     )
 
 
-def test_topic_is_encrypted_with_a_key_cloudwatch_may_use_and_requires_tls(
+def test_cloudwatch_may_publish_to_the_topic_and_use_its_key_for_this_account_only(
     synthesized: Synthesized,
 ) -> None:
+    """With enforce_ssl the topic policy holds a Deny only: without these two grants an
+    alarm's notification never leaves CloudWatch."""
     template = synthesized.template("Monitoring")
+    scoped = {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", Match.array_with([
+            Match.string_like_regexp(":cloudwatch:"),
+            Match.string_like_regexp(":alarm:\\*$"),
+        ])]}},
+    }
     template.has_resource_properties(
         "AWS::SNS::Topic",
         {"KmsMasterKeyId": {"Fn::GetAtt": [Match.string_like_regexp("AlarmsTopicKey"), "Arn"]}},
     )
-    template.has_resource_properties(
-        "AWS::KMS::Key",
-        {
-            "EnableKeyRotation": True,
-            "KeyPolicy": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                            }
-                        )
-                    ]
-                )
-            },
-        },
-    )
-    template.has_resource_properties(
-        "AWS::SNS::TopicPolicy",
-        {
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Effect": "Deny",
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        )
-                    ]
-                )
-            }
-        },
+    template.has_resource_properties("AWS::KMS::Key", {
+        "EnableKeyRotation": True,
+        "KeyPolicy": {"Statement": Match.array_with([Match.object_like({
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Condition": scoped,
+        })])},
+    })
+    template.has_resource_properties("AWS::SNS::TopicPolicy", {"PolicyDocument": {
+        "Statement": Match.array_with([
+            Match.object_like({
+                "Effect": "Deny",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }),
+            Match.object_like({
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Resource": {"Ref": Match.string_like_regexp("AlarmsTopic")},
+                "Condition": scoped,
+            }),
+        ])
+    }})
+
+
+def test_a_protected_environment_refuses_to_synth_without_a_subscriber() -> None:
+    from infra.config import ConfigError, load_config
+
+    from .conftest import cdk_context
+
+    context = cdk_context(env="prod")
+    del context["monitoring.alarm_email"]
+    with pytest.raises(ConfigError, match=r"monitoring\.alarm_email"):
+        load_config(context)
+    allowed = load_config({**context, "monitoring.allow_no_subscriber": "true"})
+    assert allowed.monitoring.alarm_email is None
+
+
+def test_prod_subscribes_its_address(prod: Synthesized) -> None:
+    prod.template("Monitoring").has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "alarms@example.com"}
     )

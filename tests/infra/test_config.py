@@ -113,7 +113,7 @@ def test_zero_shards_is_rejected_with_the_range() -> None:
 @pytest.mark.parametrize(
     ("overrides", "key", "allowed"),
     [
-        ({"valkey.engine_version": "7.2"}, "valkey.engine_version", "8.0, 8.1"),
+        ({"valkey.engine_version": "7.0"}, "valkey.engine_version", "7.2, 8.0, 8.1, 8.2, 9.0, 9.1"),
         ({"valkey.shards": "2"}, "valkey.shards", "cluster_mode"),
         ({"valkey.replicas_per_shard": "0"}, "valkey.multi_az", "replicas_per_shard >= 1"),
         ({"valkey.auth": "none"}, "valkey.auth", "iam, password"),
