@@ -1,7 +1,8 @@
 """RDS for MySQL 8.4 in isolated subnets, TLS-only, credentials in Secrets Manager.
 
-Why ``require_secure_transport=ON`` in the parameter group: the server itself refuses
-plaintext connections, so TLS cannot be switched off by a client setting. Optional RDS
+Why ``require_secure_transport=1`` in the parameter group: the server itself refuses
+plaintext connections, so TLS cannot be switched off by a client setting. (A DB
+*instance* parameter group takes ``1``; ``ON`` is the cluster parameter groups' form.) Optional RDS
 Proxy (``mysql.proxy``) pools the functions' short-lived connections in production.
 """
 
@@ -17,7 +18,7 @@ from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from infra.config import MysqlConfig
-from infra.conversions import data_removal, named_log_removal, plain_removal, retention
+from infra.conversions import data_removal, log_removal, plain_removal, retention
 from infra.nag import acknowledge
 
 #: RDS Proxy for MySQL always listens on MySQL's standard port.
@@ -67,7 +68,7 @@ class MysqlDatabase(Construct):
             "ParameterGroup",
             engine=engine,
             description=f"{name}: TLS required",
-            parameters={"require_secure_transport": "ON"},
+            parameters={"require_secure_transport": "1"},
         )
         # Generated name: a secret kept after a delete (to open its snapshot) must not
         # block the next deploy of the same environment.
@@ -88,7 +89,7 @@ class MysqlDatabase(Construct):
                 f"Log-{log_type}",
                 log_group_name=f"/aws/rds/instance/{self.instance_identifier}/{log_type}",
                 retention=retention(config.log_retention_days),
-                removal_policy=named_log_removal(removal_policy),
+                removal_policy=log_removal(removal_policy),
             )
             for log_type in config.cloudwatch_logs
         ]
@@ -165,12 +166,9 @@ class MysqlDatabase(Construct):
         proxy_security_group.add_ingress_rule(
             client_security_group, ec2.Port.tcp(PROXY_PORT), "MySQL from the functions"
         )
-        proxy_security_group.add_egress_rule(
-            self.security_group, ec2.Port.tcp(self.config.port), "MySQL to the instance"
-        )
-        self.security_group.add_ingress_rule(
-            proxy_security_group, ec2.Port.tcp(self.config.port), "MySQL from the proxy"
-        )
+        # ProxyTarget.from_instance opens proxy -> instance on the instance's port itself
+        # (ingress on the instance's group, egress on the proxy's): written again here, a
+        # later change that removed one copy would silently keep the other.
         return rds.DatabaseProxy(
             self,
             "Proxy",

@@ -283,10 +283,13 @@ class ValkeyCache(Construct):
 
 
 def parameter_group_properties(config: ValkeyConfig) -> dict[str, str]:
-    """The parameter group: the eviction policy, optional LFU/LRU tuning, cluster mode."""
+    """The parameter group: the eviction policy, the listpack limit for product hashes,
+    optional LFU/LRU tuning, cluster mode."""
     properties = {
         "maxmemory-policy": config.maxmemory_policy,
         "cluster-enabled": "yes" if config.cluster_mode else "no",
+        # Product hashes (about 120-character descriptions) stay compact listpacks.
+        "hash-max-listpack-value": str(config.hash_max_listpack_value),
     }
     for parameter, value in (
         ("maxmemory-samples", config.maxmemory_samples),

@@ -204,6 +204,12 @@ def _is_flat_object(value: Any) -> bool:
     )
 
 
+#: ``hash-max-listpack-value`` the stack sets (Valkey's default is 64 bytes): a product's
+#: description runs to about 120 characters, and one field over the limit turns the
+#: whole hash into a hashtable, about 3x the memory (``bench/memory.py`` measures it).
+HASH_MAX_LISTPACK_VALUE = 256
+
+
 class HashStorage:
     """Each entry is one hash: a field per object field (``HGETALL``/Lua write)."""
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra.constructs.mysql_database import MysqlDatabase
 
-from .conftest import ConstructStack, config_for
+from .conftest import ConstructStack, Synthesized, config_for
 
 pytestmark = pytest.mark.infra
 
@@ -84,7 +85,7 @@ def test_parameter_group_requires_tls(dev_database: tuple[MysqlDatabase, Templat
     _, template = dev_database
     template.has_resource_properties(
         "AWS::RDS::DBParameterGroup",
-        {"Family": "mysql8.4", "Parameters": {"require_secure_transport": "ON"}},
+        {"Family": "mysql8.4", "Parameters": {"require_secure_transport": "1"}},
     )
 
 
@@ -188,3 +189,27 @@ def test_prod_proxy_requires_tls_and_admits_only_the_functions(
     assert sources and all("ProxySecurityGroup" in source for source in sources)
     assert database.endpoint.via_proxy is True
     assert database.endpoint.port == 3306
+
+
+def test_proxy_to_instance_traffic_is_opened_exactly_once(prod: Synthesized) -> None:
+    """One ingress rule on the instance's group from the proxy's, one egress rule on the
+    proxy's group to the instance's: the ones ProxyTarget writes, no hand-made copies."""
+    template = prod.template("Data")
+    groups = template.find_resources("AWS::EC2::SecurityGroup")
+    proxy = next(k for k in groups if k.startswith("DatabaseProxySecurityGroup"))
+    instance = next(k for k in groups if k.startswith("DatabaseSecurityGroup"))
+
+    def rules(kind: str, owner: str, peer_key: str, peer: str) -> list[dict[str, Any]]:
+        found = []
+        for resource in template.find_resources(f"AWS::EC2::SecurityGroup{kind}").values():
+            props = resource["Properties"]
+            if props.get("GroupId", {}).get("Fn::GetAtt", [None])[0] == owner and \
+                    props.get(peer_key, {}).get("Fn::GetAtt", [None])[0] == peer:
+                found.append(props)
+        return found
+
+    ingress = rules("Ingress", instance, "SourceSecurityGroupId", proxy)
+    egress = rules("Egress", proxy, "DestinationSecurityGroupId", instance)
+    assert len(ingress) == 1 and len(egress) == 1, (ingress, egress)
+    port = ingress[0]["FromPort"]  # the instance's own port attribute
+    assert port == ingress[0]["ToPort"] and port["Fn::GetAtt"][1] == "Endpoint.Port"

@@ -105,6 +105,7 @@ def test_optional_sampling_and_lfu_tuning_are_set_only_when_configured(
     assert set(parameter_group_properties(config_for("dev").valkey)) == {
         "maxmemory-policy",
         "cluster-enabled",
+        "hash-max-listpack-value",
     }
     _, template = build_cache(
         construct_stack,
@@ -289,3 +290,28 @@ def test_member_cluster_ids_follow_elasticache_naming(
 ) -> None:
     cache, _ = default_cache
     assert cache.member_cluster_ids == ["valkey-caching-dev-001", "valkey-caching-dev-002"]
+
+
+@pytest.mark.parametrize(("version", "family"), [
+    ("7.2", "valkey7"), ("8.0", "valkey8"), ("8.1", "valkey8"), ("8.2", "valkey8"),
+    ("9.0", "valkey9"), ("9.1", "valkey9"),
+])
+def test_every_engine_elasticache_offers_synthesizes_with_its_family(
+    construct_stack, version: str, family: str
+) -> None:
+    """The families are AWS's (valkey7 for 7.2, valkey8 for 8.x, valkey9 for 9.x), written
+    here as the documentation states them, not derived from the config's own table."""
+    _, template = build_cache(construct_stack, engine_version=version)
+    template.has_resource_properties("AWS::ElastiCache::ReplicationGroup",
+                                     {"Engine": "valkey", "EngineVersion": version})
+    template.has_resource_properties("AWS::ElastiCache::ParameterGroup",
+                                     {"CacheParameterGroupFamily": family})
+
+
+def test_product_hashes_stay_listpacks(construct_stack) -> None:
+    """hash-max-listpack-value is sized for ~120-character descriptions (Valkey's default
+    of 64 bytes turns such a hash into a hashtable, ~1.8x the memory: bench/memory.py)."""
+    _, template = build_cache(construct_stack)
+    props = template.find_resources("AWS::ElastiCache::ParameterGroup")
+    (group,) = props.values()
+    assert int(group["Properties"]["Properties"]["hash-max-listpack-value"]) >= 128
