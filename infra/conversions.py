@@ -56,7 +56,9 @@ def plain_removal(policy: str) -> RemovalPolicy:
     return RemovalPolicy.DESTROY if policy == "destroy" else RemovalPolicy.RETAIN
 
 
-def named_log_removal(policy: str) -> RemovalPolicy:
-    """For log groups with fixed names: kept only on ``retain``, so that a later deploy of
-    the same environment does not fail on a name a deleted stack left behind."""
-    return RemovalPolicy.RETAIN if policy == "retain" else RemovalPolicy.DESTROY
+def log_removal(policy: str) -> RemovalPolicy:
+    """For every log group: kept unless the environment is throwaway (``destroy``). The
+    logs of an incident are what an operator reads after the stack is gone. A kept group
+    with a fixed name (RDS's) must be deleted by hand before the same environment is
+    created again."""
+    return plain_removal(policy)

@@ -57,7 +57,7 @@ def build(
             service_name=config.functions.service_name,
         ),
     )
-    for key, value in (("project", config.project), ("environment", config.env_name)):
+    for key, value in config.tags.items():
         # CDK marks proxy target groups taggable; CloudFormation's schema has no Tags there.
         Tags.of(app).add(key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])
     return Deployment(network=network, data=data, api=api, monitoring=monitoring)

@@ -52,13 +52,14 @@ class AppFunction(Construct):
         reserved_concurrency: int | None,
         log_retention_days: int,
         tracing: bool,
+        log_removal: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
             self,
             "Logs",
             retention=retention(log_retention_days),
-            removal_policy=RemovalPolicy.DESTROY,
+            removal_policy=log_removal,
         )
         basics = [
             iam.PolicyStatement(

@@ -60,13 +60,14 @@ class HttpApiEndpoint(Construct):
         handler: lambda_.IFunction,
         config: ApiConfig,
         name: str,
+        log_removal: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, construct_id)
         self.access_log_group = logs.LogGroup(
             self,
             "AccessLogs",
             retention=retention(config.access_log_retention_days),
-            removal_policy=RemovalPolicy.DESTROY,
+            removal_policy=log_removal,
         )
         self.api = apigwv2.HttpApi(
             self,

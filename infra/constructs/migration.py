@@ -35,13 +35,14 @@ class MigrationRunner(Construct):
         migrate_function: lambda_.IFunction,
         triggers: Mapping[str, str],
         log_retention_days: int,
+        log_removal: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
             self,
             "ProviderLogs",
             retention=retention(log_retention_days),
-            removal_policy=RemovalPolicy.DESTROY,
+            removal_policy=log_removal,
         )
         self.provider = cr.Provider(
             self,

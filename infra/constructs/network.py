@@ -7,7 +7,11 @@ and an egress path nobody needs. ``network.nat_gateways`` adds one per zone if w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -33,6 +37,7 @@ class Network(Construct):
         cache_port: int,
         database_port: int,
         removal_policy: str,
+        secret_tags: Mapping[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
         with_nat = config.nat_gateways > 0
@@ -119,4 +124,20 @@ class Network(Construct):
             security_groups=[self.endpoint_security_group],
             private_dns_enabled=True,
             open=False,
+        )
+        # Only this app's secrets (by their tags), read by this account's principals: the
+        # endpoint is no path to any other secret, here or in another account.
+        self.secrets_manager_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                sid="ThisAppsSecretsOnly",
+                principals=[iam.AnyPrincipal()],
+                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {
+                        "aws:PrincipalAccount": Stack.of(self).account,
+                        **{f"aws:ResourceTag/{key}": value for key, value in secret_tags.items()},
+                    }
+                },
+            )
         )

@@ -18,6 +18,7 @@ from infra.constructs.migration import MigrationRunner
 from infra.constructs.mysql_database import MysqlDatabase
 from infra.constructs.network import Network
 from infra.constructs.valkey_cache import ValkeyCache
+from infra.conversions import log_removal
 from infra.function_settings import function_environment
 from infra.stacks.base import ConfiguredStack
 
@@ -50,6 +51,7 @@ class ApiStack(ConfiguredStack):
             **kwargs,
         )
         functions = config.functions
+        logs_kept = log_removal(config.removal_policy)
         self.code = lambda_code(
             project_root,
             bundle=bundle,
@@ -75,6 +77,7 @@ class ApiStack(ConfiguredStack):
                 reserved_concurrency=concurrency,
                 log_retention_days=functions.log_retention_days,
                 tracing=functions.tracing,
+                log_removal=logs_kept,
             )
 
         self.api_function = make(
@@ -106,6 +109,7 @@ class ApiStack(ConfiguredStack):
             handler=self.api_function.function,
             config=config.api,
             name=config.prefix,
+            log_removal=logs_kept,
         )
         # New code or a new database instance (new endpoint) runs the migrations again.
         self.migration = MigrationRunner(
@@ -114,6 +118,7 @@ class ApiStack(ConfiguredStack):
             migrate_function=self.migrate_function.function,
             triggers={"CodeVersion": self.code.version, "DatabaseHost": database.endpoint.host},
             log_retention_days=functions.log_retention_days,
+            log_removal=logs_kept,
         )
         self.warmer_rule = events.Rule(
             self,
@@ -122,8 +127,11 @@ class ApiStack(ConfiguredStack):
             schedule=events.Schedule.rate(Duration.minutes(functions.warmer_rate_minutes)),
             targets=[targets.LambdaFunction(self.warmer_function.function, retry_attempts=0)],
         )
-        # The first warm-up should find the schema in place.
-        self.warmer_rule.node.add_dependency(self.migration.resource)
+        # New code goes live only once the schema it expects is in place: the functions
+        # that serve (and the schedule) wait for the migration to succeed.
+        for dependent in (self.api_function.function, self.warmer_function.function,
+                          self.warmer_rule):
+            dependent.node.add_dependency(self.migration.resource)
         CfnOutput(self, "ApiUrl", value=self.http_api.url, description="HTTP API base URL")
 
     @property

@@ -19,6 +19,9 @@ class ConfiguredStack(Stack):
     def __init__(
         self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: Any
     ) -> None:
+        # A protected environment protects every stack: deleting the Network stack alone
+        # would fail half-way on the data it still hosts.
+        kwargs.setdefault("termination_protection", config.termination_protection)
         super().__init__(
             scope,
             construct_id,

@@ -33,7 +33,6 @@ class DataStack(ConfiguredStack):
             construct_id,
             config=config,
             description=f"{config.prefix}: ElastiCache for Valkey and RDS for MySQL (stateful)",
-            termination_protection=config.termination_protection,
             **kwargs,
         )
         self.cache = ValkeyCache(

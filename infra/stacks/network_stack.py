@@ -30,4 +30,5 @@ class NetworkStack(ConfiguredStack):
             cache_port=config.valkey.port,
             database_port=client_port(config.mysql),
             removal_policy=config.removal_policy,
+            secret_tags=config.tags,
         )

@@ -12,17 +12,28 @@ Invoked two ways, both synchronous:
 
 from __future__ import annotations
 
-from typing import Any
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pymysql.connections import Connection
 
 from lambda_app.clients.errors import ConfigError, ServerUnavailable
 from lambda_app.clients.mysql import connect
-from lambda_app.data.errors import DataLayerError
+from lambda_app.data.errors import DataLayerError, MigrationError
 from lambda_app.data.migrations import create_database, migrate
 from lambda_app.data.seed import ORDERS, PRODUCTS, SEED, USERS, seed
 from lambda_app.observability import logger
-from lambda_app.settings import get_settings
+from lambda_app.settings import DatabaseSettings, get_settings
 
 _ACTIONS = ("migrate", "seed")
+#: How long a deploy waits for its database to accept connections and the lock.
+CONVERGE_SECONDS = 300.0
+_FIRST_DELAY_S = 1.0
+_MAX_DELAY_S = 20.0
+_ANSWER_MARGIN_S = 30.0
+T = TypeVar("T")
 #: Seed sizes a caller may choose, with their upper bounds (a Lambda has 15 minutes).
 _SEED_OPTIONS = {"products": 1_000_000, "users": 1_000_000, "orders": 5_000_000, "seed": 2**31}
 
@@ -40,13 +51,53 @@ def seed_options(event: dict[str, Any]) -> dict[str, int]:
     return chosen
 
 
-def run(action: str, options: dict[str, int] | None = None) -> dict[str, Any]:
-    """Migrate (and seed); the figures a deploy log or an operator wants to see."""
-    settings = get_settings().db
+def converge(
+    attempt: Callable[[], T],
+    *,
+    seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """``attempt()`` until it succeeds or ``seconds`` have passed, with jittered backoff.
+
+    On a first deploy the database (or RDS Proxy, still registering its target) refuses
+    connections for a while, and another deploy may hold the migration lock: both are
+    "not yet", not "failed". Anything else (bad credentials aside, which also refuse)
+    fails at once.
+    """
+    deadline = clock() + seconds
+    delay = _FIRST_DELAY_S
+    while True:
+        try:
+            return attempt()
+        except (ServerUnavailable, MigrationError) as exc:
+            wait = random.uniform(delay / 2, delay)
+            if clock() + wait >= deadline:
+                raise
+            logger.warning("database not ready, retrying", extra={"error": str(exc),
+                                                                   "retry_in_s": round(wait, 1)})
+            sleep(wait)
+            delay = min(delay * 2, _MAX_DELAY_S)
+
+
+def _migrated(settings: DatabaseSettings) -> tuple[Connection[Any], list[int]]:
     create_database(settings)
     conn = connect(settings)
     try:
-        applied = migrate(conn)
+        return conn, migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
+
+
+def run(
+    action: str, options: dict[str, int] | None = None, *, wait_s: float = CONVERGE_SECONDS
+) -> dict[str, Any]:
+    """Migrate (and seed); the figures a deploy log or an operator wants to see. Waits up
+    to ``wait_s`` for a database that is not accepting connections yet."""
+    settings = get_settings().db
+    conn, applied = converge(lambda: _migrated(settings), seconds=wait_s)
+    try:
         result: dict[str, Any] = {"applied": applied}
         if action == "seed":
             sizes = options or {}
@@ -70,14 +121,23 @@ def run(action: str, options: dict[str, int] | None = None) -> dict[str, Any]:
     return result
 
 
-def _custom_resource(event: dict[str, Any]) -> dict[str, Any]:
+def wait_seconds(context: Any) -> float:
+    """How long to wait for the database: ``CONVERGE_SECONDS``, and never past the
+    function's own timeout (minus a margin to answer CloudFormation)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return CONVERGE_SECONDS
+    return max(1.0, min(CONVERGE_SECONDS, float(remaining()) / 1000 - _ANSWER_MARGIN_S))
+
+
+def _custom_resource(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request_type = event.get("RequestType")
     physical_id = event.get("PhysicalResourceId") or "database-migrations"
     if request_type == "Delete":
         return {"PhysicalResourceId": physical_id}
     properties = event.get("ResourceProperties") or {}
     action = "seed" if str(properties.get("Seed", "")).lower() == "true" else "migrate"
-    result = run(action)
+    result = run(action, wait_s=wait_seconds(context))
     data = {"Applied": ",".join(str(v) for v in result["applied"]) or "none"}
     return {"PhysicalResourceId": physical_id, "Data": data}
 
@@ -86,12 +146,13 @@ def _custom_resource(event: dict[str, Any]) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "RequestType" in event:
         # Errors propagate: the Provider framework reports them and fails the deploy.
-        return _custom_resource(event)
+        return _custom_resource(event, context)
     action = event.get("action", "migrate")
     if action not in _ACTIONS:
         return {"ok": False, "error": f"action: expected one of {', '.join(_ACTIONS)}"}
     try:
-        return {"ok": True, **run(action, seed_options(event))}
+        # An operator's call answers at once: the deploy already waited for the database.
+        return {"ok": True, **run(action, seed_options(event), wait_s=0.0)}
     except (ConfigError, ServerUnavailable, DataLayerError, ValueError) as exc:
         logger.error("migrator failed", extra={"error": str(exc)})
         return {"ok": False, "error": str(exc)}

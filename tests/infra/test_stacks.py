@@ -33,8 +33,10 @@ def test_stack_names_order_and_termination_protection(dev: Synthesized, prod: Sy
         }
         assert "Network" in artifacts["Data"]["dependencies"]
         assert {"Network", "Data"} <= set(artifacts["Api"]["dependencies"])
-        assert artifacts["Data"]["properties"].get("terminationProtection", False) is protected
-        assert artifacts["Api"]["properties"].get("terminationProtection", False) is False
+        # a protected environment protects every stack, the Network one included
+        for stack_id in ("Network", "Data", "Api", "Monitoring"):
+            properties = artifacts[stack_id]["properties"]
+            assert properties.get("terminationProtection", False) is protected, stack_id
         assert artifacts["Data"]["environment"] == "aws://unknown-account/us-east-1"
 
 

@@ -119,3 +119,46 @@ def test_bad_seed_size_names_the_field(fresh_database, bad):
     result = migrate_handler.handler({"action": "seed", "products": bad}, Context())
     assert result["ok"] is False
     assert result["error"].startswith("products: expected a whole number")
+
+
+def test_a_first_deploy_waits_for_a_database_that_starts_late(monkeypatch, tmp_path):
+    """A new RDS instance (or a proxy still registering it) refuses connections for a
+    while after its stack completes: the migration waits, then converges."""
+    import threading
+    import time
+
+    from scripts import servers
+
+    server = servers.start_mysql(tmp_path / "late")
+    servers.stop(server)  # its port now refuses connections; its datadir and user remain
+    for key, value in {"DB_HOST": server.host, "DB_PORT": str(server.port),
+                       "DB_USER": server.user, "DB_PASSWORD": server.password,
+                       "DB_NAME": "late_app", "DB_CONNECT_TIMEOUT": "1"}.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    restarted: list[servers.MysqlServer] = []
+    starter = threading.Timer(
+        20.0, lambda: restarted.append(servers.start_mysql(tmp_path / "late", port=server.port))
+    )
+    starter.start()
+    began = time.monotonic()
+    try:
+        result = migrate_handler.handler(
+            {"RequestType": "Create", "ResourceProperties": {}}, Context()
+        )
+    finally:
+        starter.join()
+        for started in restarted:
+            servers.stop(started)
+        get_settings.cache_clear()
+    assert result["Data"]["Applied"] == "1,2"
+    assert time.monotonic() - began >= 20.0  # it did wait, and did not give up
+
+
+def test_waiting_stops_at_the_functions_own_timeout():
+    class Short(Context):
+        def get_remaining_time_in_millis(self) -> int:
+            return 45_000
+
+    assert migrate_handler.wait_seconds(Short()) == 15.0
+    assert migrate_handler.wait_seconds(Context()) == migrate_handler.CONVERGE_SECONDS
