@@ -51,11 +51,13 @@ def main() -> int:
     try:
         config = load_config(context)
         bundle = read_flag(context, "bundle", default=True)
+        source_only = read_flag(context, "allow_source_only_bundle", default=False)
     except ConfigError as error:
         sys.stderr.write(f"Configuration error: {error}\n")
         return 1
     try:
-        build(app, config, bundle=bundle, project_root=PROJECT_ROOT)
+        build(app, config, bundle=bundle, project_root=PROJECT_ROOT,
+              allow_source_only_bundle=source_only)
     except RuntimeError as error:  # jsii wraps what the local bundler raised
         text = str(error)
         if BUNDLING_FAILED not in text:

@@ -24,6 +24,8 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
+from infra.bytecode import compile_tree, find_compiler, how_to_fix
+
 #: The newest Python runtime aws-cdk-lib offers; pip targets the same interpreter version.
 PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_14
 PYTHON_VERSION = "3.14"
@@ -35,6 +37,8 @@ REQUIREMENTS = Path("requirements") / "lambda.txt"
 #: Where the RDS CA bundle lands in the asset (and so under /var/task in Lambda).
 RDS_CA_BUNDLE = "certs/rds-ca-bundle.pem"
 LAMBDA_TASK_ROOT = "/var/task"
+#: The runtime's own build image: its python3.14 is the one Lambda runs.
+BUILD_IMAGE = f"public.ecr.aws/sam/build-python{PYTHON_VERSION}"
 _PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
 
 
@@ -53,9 +57,17 @@ class BundlingError(RuntimeError):
 class LocalPythonBundler:
     """Builds the asset directory in-process; never falls back to Docker."""
 
-    def __init__(self, project_root: Path, *, install: bool, ca_bundle_url: str | None) -> None:
+    def __init__(
+        self,
+        project_root: Path,
+        *,
+        install: bool,
+        ca_bundle_url: str | None,
+        allow_source_only: bool = False,
+    ) -> None:
         self._root = project_root
         self._install = install
+        self._allow_source_only = allow_source_only
         self._ca_bundle_url = ca_bundle_url if install else None
 
     def fingerprint(self) -> str:
@@ -87,7 +99,7 @@ class LocalPythonBundler:
         shutil.copytree(self._root / PACKAGE, out / PACKAGE, ignore=_ignored_names)
         if self._install:
             self._pip_install(out)
-            _precompile(out)
+            _precompile(out, allow_source_only=self._allow_source_only)
         if self._ca_bundle_url:
             _download_pem(self._ca_bundle_url, out / RDS_CA_BUNDLE)
         return True
@@ -154,36 +166,19 @@ def _drop_runtime_provided(out: Path) -> None:
         (out / relative).unlink(missing_ok=True)
 
 
-def _precompile(out: Path) -> None:
-    """Ship bytecode for the runtime's Python, when that interpreter is on this machine.
-
-    /var/task is read-only in Lambda, so without .pyc files every cold start compiles the
-    whole bundle again (measured: ~750 ms of imports instead of ~250 ms). Bytecode is
-    specific to the minor version, so only a matching interpreter can produce it;
-    ``unchecked-hash`` pycs stay valid whatever mtimes the asset zip records.
-    """
-    interpreter = shutil.which(f"python{PYTHON_VERSION}")
-    if interpreter is None:
-        print(
-            f"bundling: python{PYTHON_VERSION} not found, so the bundle ships without "
-            "bytecode and each cold start compiles it; install it to precompile.",
-            file=sys.stderr,
-        )
+def _precompile(out: Path, *, allow_source_only: bool) -> None:
+    """Ship bytecode for the runtime's Python (:mod:`infra.bytecode` says why and how)."""
+    compiler = find_compiler(PYTHON_VERSION, BUILD_IMAGE)
+    if compiler is None:
+        if not allow_source_only:
+            raise BundlingError(how_to_fix(PYTHON_VERSION, BUILD_IMAGE))
+        print(f"bundling: WARNING: {how_to_fix(PYTHON_VERSION, BUILD_IMAGE)}; shipping "
+              "source only, as allow_source_only_bundle asks", file=sys.stderr)
         return
-    command = [
-        interpreter,
-        "-m",
-        "compileall",
-        "-q",
-        "-j",
-        "0",
-        "--invalidation-mode",
-        "unchecked-hash",
-        str(out),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - fixed argv, no shell
-    if result.returncode != 0:
-        raise BundlingError(f"compileall failed: {(result.stderr or result.stdout).strip()}")
+    try:
+        compile_tree(out, compiler)
+    except RuntimeError as exc:
+        raise BundlingError(str(exc)) from None
 
 
 def _is_ignored(relative: Path) -> bool:
@@ -220,13 +215,22 @@ class LambdaCode:
     version: str
 
 
-def lambda_code(project_root: Path, *, bundle: bool, ca_bundle_url: str | None) -> LambdaCode:
+def lambda_code(
+    project_root: Path,
+    *,
+    bundle: bool,
+    ca_bundle_url: str | None,
+    allow_source_only: bool = False,
+) -> LambdaCode:
     """One asset for all functions of a stack (one pip run, one upload).
 
     ``ca_bundle_url`` is None when the functions reach MySQL through RDS Proxy, whose
     certificate chains to Amazon's public roots already trusted by the runtime.
     """
-    bundler = LocalPythonBundler(project_root, install=bundle, ca_bundle_url=ca_bundle_url)
+    bundler = LocalPythonBundler(
+        project_root, install=bundle, ca_bundle_url=ca_bundle_url,
+        allow_source_only=allow_source_only,
+    )
     version = bundler.fingerprint()
     code = lambda_.Code.from_asset(
         str(project_root / PACKAGE),
@@ -234,7 +238,7 @@ def lambda_code(project_root: Path, *, bundle: bool, ca_bundle_url: str | None) 
         asset_hash_type=AssetHashType.CUSTOM,
         bundling=BundlingOptions(
             # Never used: the local bundler always succeeds or raises. CDK requires an image.
-            image=DockerImage.from_registry(f"public.ecr.aws/sam/build-python{PYTHON_VERSION}"),
+            image=DockerImage.from_registry(BUILD_IMAGE),
             local=bundler,
         ),
     )

@@ -30,7 +30,12 @@ class Deployment:
 
 
 def build(
-    app: App, config: AppConfig, *, bundle: bool, project_root: Path = PROJECT_ROOT
+    app: App,
+    config: AppConfig,
+    *,
+    bundle: bool,
+    project_root: Path = PROJECT_ROOT,
+    allow_source_only_bundle: bool = False,
 ) -> Deployment:
     network = NetworkStack(app, "Network", config=config)
     data = DataStack(app, "Data", config=config, network=network.network)
@@ -43,6 +48,7 @@ def build(
         database=data.database,
         project_root=project_root,
         bundle=bundle,
+        allow_source_only_bundle=allow_source_only_bundle,
     )
     monitoring = MonitoringStack(
         app,

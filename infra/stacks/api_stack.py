@@ -41,6 +41,7 @@ class ApiStack(ConfiguredStack):
         database: MysqlDatabase,
         project_root: Path,
         bundle: bool,
+        allow_source_only_bundle: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -56,6 +57,7 @@ class ApiStack(ConfiguredStack):
             project_root,
             bundle=bundle,
             ca_bundle_url=None if database.endpoint.via_proxy else config.mysql.ca_bundle_url,
+            allow_source_only=allow_source_only_bundle,
         )
         environment = function_environment(
             config=config, cache=cache.endpoint, database=database.endpoint

@@ -82,30 +82,3 @@ def test_pip_failure_is_a_bundling_error_with_pip_output(project: Path, tmp_path
 def test_unreachable_ca_bundle_is_a_bundling_error(tmp_path: Path) -> None:
     with pytest.raises(BundlingError, match="could not download the RDS CA bundle"):
         _download_pem("https://127.0.0.1:9/bundle.pem", tmp_path / "ca.pem")
-
-
-def test_precompiles_bytecode_when_the_runtime_interpreter_is_present(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import sys
-
-    from infra import bundling
-
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    monkeypatch.setattr(bundling, "PYTHON_VERSION", version)
-    monkeypatch.setattr("shutil.which", lambda _name: sys.executable)
-    (tmp_path / "mod.py").write_text("VALUE = 1\n")
-    bundling._precompile(tmp_path)
-    assert list(tmp_path.rglob(f"mod.cpython-{version.replace('.', '')}.pyc"))
-
-
-def test_without_the_runtime_interpreter_the_bundle_ships_source_only(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from infra import bundling
-
-    monkeypatch.setattr("shutil.which", lambda _name: None)
-    (tmp_path / "mod.py").write_text("VALUE = 1\n")
-    bundling._precompile(tmp_path)
-    assert not list(tmp_path.rglob("*.pyc"))
-    assert "without bytecode" in capsys.readouterr().err
