@@ -179,6 +179,9 @@ class FunctionsConfig:
     warmer_timeout_seconds: int
     migrate_timeout_seconds: int
     api_reserved_concurrency: int | None
+    #: SnapStart for the API function: restores from a snapshot taken after init (imports,
+    #: settings) instead of running it; the API is then invoked through its ``live`` alias.
+    api_snapstart: bool
     warmer_reserved_concurrency: int | None
     migrate_reserved_concurrency: int | None
     warmer_rate_minutes: int
@@ -646,6 +649,7 @@ def _functions(s: _Section) -> FunctionsConfig:
         warmer_timeout_seconds=s.whole("warmer_timeout_seconds", 60, minimum=1, maximum=900),
         migrate_timeout_seconds=s.whole("migrate_timeout_seconds", 420, minimum=1, maximum=900),
         api_reserved_concurrency=concurrency("api_reserved_concurrency"),
+        api_snapstart=s.flag("api_snapstart", False),
         warmer_reserved_concurrency=concurrency("warmer_reserved_concurrency"),
         migrate_reserved_concurrency=concurrency("migrate_reserved_concurrency"),
         warmer_rate_minutes=s.whole("warmer_rate_minutes", 10, minimum=1, maximum=1440),

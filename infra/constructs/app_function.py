@@ -53,6 +53,7 @@ class AppFunction(Construct):
         log_retention_days: int,
         tracing: bool,
         log_removal: RemovalPolicy = RemovalPolicy.DESTROY,
+        snapstart: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -95,7 +96,15 @@ class AppFunction(Construct):
             reserved_concurrent_executions=reserved_concurrency,
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snapstart else None,
         )
+        #: What callers invoke: the function itself, or with SnapStart its ``live`` alias
+        #: (snapshots exist for published versions only).
+        self.invoked: lambda_.IFunction = self.function
+        if snapstart:
+            self.invoked = lambda_.Alias(
+                self, "Live", alias_name="live", version=self.function.current_version
+            )
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",

@@ -63,7 +63,10 @@ class ApiStack(ConfiguredStack):
             config=config, cache=cache.endpoint, database=database.endpoint
         )
 
-        def make(name: str, description: str, timeout: int, concurrency: int | None) -> AppFunction:
+        def make(
+            name: str, description: str, timeout: int, concurrency: int | None,
+            snapstart: bool = False,
+        ) -> AppFunction:
             return AppFunction(
                 self,
                 f"{name.capitalize()}Function",
@@ -80,6 +83,7 @@ class ApiStack(ConfiguredStack):
                 log_retention_days=functions.log_retention_days,
                 tracing=functions.tracing,
                 log_removal=logs_kept,
+                snapstart=snapstart,
             )
 
         self.api_function = make(
@@ -87,6 +91,7 @@ class ApiStack(ConfiguredStack):
             "HTTP API handler",
             functions.api_timeout_seconds,
             functions.api_reserved_concurrency,
+            snapstart=functions.api_snapstart,
         )
         self.warmer_function = make(
             "warmer",
@@ -108,7 +113,7 @@ class ApiStack(ConfiguredStack):
         self.http_api = HttpApiEndpoint(
             self,
             "HttpApi",
-            handler=self.api_function.function,
+            handler=self.api_function.invoked,
             config=config.api,
             name=config.prefix,
             log_removal=logs_kept,

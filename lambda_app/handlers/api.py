@@ -16,8 +16,11 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
+from lambda_app import snapstart
 from lambda_app.api.app import handle
 from lambda_app.observability import flush_metrics, logger, traced
+
+snapstart.register()
 
 _one_at_a_time = threading.Lock()
 

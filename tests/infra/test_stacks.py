@@ -193,3 +193,24 @@ def test_migration_runs_on_deploy_when_the_code_or_the_database_changes(
         "AWS::Events::Rule",
         {"DependsOn": Match.array_with([Match.string_like_regexp("^Migration")])},
     )
+
+
+def test_snapstart_is_a_prod_choice_and_the_api_is_invoked_through_its_alias(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    """SnapStart snapshots published versions only: with it on, API Gateway must call the
+    ``live`` alias, or every request would run the unpublished $LATEST without it."""
+    import json
+
+    def snapstart(synthesized: Synthesized) -> list[object]:
+        functions = synthesized.template("Api").find_resources("AWS::Lambda::Function")
+        return [f["Properties"].get("SnapStart") for f in functions.values()]
+
+    assert not any(snapstart(dev))
+    assert snapstart(prod).count({"ApplyOn": "PublishedVersions"}) == 1
+    template = prod.template("Api")
+    template.has_resource_properties("AWS::Lambda::Alias", {"Name": "live"})
+    (alias_id,) = template.find_resources("AWS::Lambda::Alias")
+    integrations = template.find_resources("AWS::ApiGatewayV2::Integration")
+    assert all(alias_id in json.dumps(i["Properties"]["IntegrationUri"])
+               for i in integrations.values())
