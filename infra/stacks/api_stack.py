@@ -140,6 +140,12 @@ class ApiStack(ConfiguredStack):
                           self.warmer_rule):
             dependent.node.add_dependency(self.migration.resource)
         CfnOutput(self, "ApiUrl", value=self.http_api.url, description="HTTP API base URL")
+        CfnOutput(
+            self,
+            "SchemaVersion",
+            value=self.migration.resource.get_att_string("SchemaVersion"),
+            description="database schema version the deploy's migration left (ops verify)",
+        )
 
     @property
     def functions(self) -> dict[str, AppFunction]:

@@ -22,7 +22,7 @@ from pymysql.connections import Connection
 from lambda_app.clients.errors import ConfigError, ServerUnavailable
 from lambda_app.clients.mysql import connect
 from lambda_app.data.errors import DataLayerError, MigrationError
-from lambda_app.data.migrations import create_database, migrate
+from lambda_app.data.migrations import applied_versions, create_database, migrate
 from lambda_app.data.seed import ORDERS, PRODUCTS, SEED, USERS, seed
 from lambda_app.observability import logger
 from lambda_app.settings import DatabaseSettings, get_settings
@@ -98,7 +98,10 @@ def run(
     settings = get_settings().db
     conn, applied = converge(lambda: _migrated(settings), seconds=wait_s)
     try:
-        result: dict[str, Any] = {"applied": applied}
+        result: dict[str, Any] = {
+            "applied": applied,
+            "schema_version": max(applied_versions(conn), default=0),
+        }
         if action == "seed":
             sizes = options or {}
             report = seed(
@@ -138,7 +141,10 @@ def _custom_resource(event: dict[str, Any], context: Any) -> dict[str, Any]:
     properties = event.get("ResourceProperties") or {}
     action = "seed" if str(properties.get("Seed", "")).lower() == "true" else "migrate"
     result = run(action, wait_s=wait_seconds(context))
-    data = {"Applied": ",".join(str(v) for v in result["applied"]) or "none"}
+    data = {
+        "Applied": ",".join(str(v) for v in result["applied"]) or "none",
+        "SchemaVersion": str(result["schema_version"]),
+    }
     return {"PhysicalResourceId": physical_id, "Data": data}
 
 

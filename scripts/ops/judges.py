@@ -209,3 +209,39 @@ def expected_setting(functions: Sequence[Facts], name: str, default: str) -> str
         if value:
             return str(value)
     return default
+
+
+def alarm_subscriber(subscriptions: Sequence[Facts]) -> Verdict:
+    """Somebody confirmed a subscription to the alarm topic."""
+    confirmed = [s for s in subscriptions
+                 if str(s.get("SubscriptionArn", "")).startswith("arn:")]
+    pending = len(subscriptions) - len(confirmed)
+    if confirmed:
+        who = ", ".join(sorted(str(s.get("Endpoint", "?")) for s in confirmed))
+        return Verdict(True, f"confirmed: {who}")
+    if pending:
+        return Verdict(False, f"{pending} subscription(s) pending confirmation: nobody gets "
+                              "alarms until the e-mail link is clicked")
+    return Verdict(False, "the alarm topic has no subscription: alarms reach nobody")
+
+
+def metrics_flowing(counts: Mapping[str, int]) -> Verdict:
+    """Every app metric the dashboard graphs has datapoints (run ``ops smoke`` first)."""
+    if not counts:
+        return Verdict(False, "the dashboard graphs none of the app's metrics")
+    empty = sorted(name for name, count in counts.items() if count == 0)
+    if empty:
+        return Verdict(False, f"{len(empty)} of {len(counts)} graphed metrics have no data "
+                              f"(after ops smoke?): {', '.join(empty[:4])}")
+    return Verdict(True, f"all {len(counts)} graphed app metrics have datapoints")
+
+
+def api_auth(unsigned: int, signed: int) -> Verdict:
+    """An operator route refuses an unsigned request and serves a signed one."""
+    ok = unsigned in (401, 403) and 200 <= signed < 300
+    return Verdict(ok, f"unsigned -> {unsigned}, signed -> {signed}")
+
+
+def schema_current(deployed: int, latest: int) -> Verdict:
+    ok = deployed >= latest
+    return Verdict(ok, f"schema version {deployed}" + ("" if ok else f", this code needs {latest}"))

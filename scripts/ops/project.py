@@ -28,6 +28,7 @@ OUTPUT_KEYS: dict[str, tuple[str, ...]] = {
     "secret_arn": ("DatabaseSecretArn", "DbSecretArn", "SecretArn"),
     "dashboard": ("DashboardName", "Dashboard"),
     "migrator": ("MigratorFunctionName", "MigrateFunctionName"),
+    "schema_version": ("SchemaVersion",),
 }
 
 #: Handlers of the project's own functions (CDK adds helper functions that are not).

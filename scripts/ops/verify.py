@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from scripts.ops import judges
+from scripts.ops import judges, probes
 from scripts.ops.argtypes import positive_float
 from scripts.ops.errors import EXIT_FAILED, EXIT_OK
 from scripts.ops.http import HttpError
@@ -56,6 +56,22 @@ def _api_answers(inv: Inventory) -> Verdict:
     except HttpError as exc:
         return Verdict(False, str(exc))
     return judges.api_health(reply.status, reply.json())
+
+
+def _api_auth(inv: Inventory) -> Verdict:
+    try:
+        unsigned, signed = probes.auth_probe(inv)
+    except HttpError as exc:
+        return Verdict(False, str(exc))
+    return judges.api_auth(unsigned, signed)
+
+
+def _metrics_flowing(inv: Inventory) -> Verdict:
+    return judges.metrics_flowing(probes.datapoints(inv, probes.dashboard_app_metrics(inv)))
+
+
+def _schema_current(inv: Inventory) -> Verdict:
+    return judges.schema_current(probes.schema_version(inv), probes.latest_schema_version())
 
 
 def _cache_only_functions(inv: Inventory) -> Verdict:
@@ -189,6 +205,34 @@ CHECKS: tuple[Check[Inventory], ...] = (
         10,
         ("cloudformation:DescribeStacks",),
         _api_answers,
+    ),
+    Check(
+        "alarms.subscriber",
+        "the alarm topic has a confirmed subscription",
+        5,
+        (STACKS, "sns:ListSubscriptionsByTopic"),
+        lambda inv: judges.alarm_subscriber(probes.alarm_subscriptions(inv)),
+    ),
+    Check(
+        "metrics.flowing",
+        "every app metric the dashboard graphs has data (run ops smoke first)",
+        5,
+        ("cloudwatch:GetDashboard", "cloudwatch:GetMetricData"),
+        _metrics_flowing,
+    ),
+    Check(
+        "api.auth",
+        "operator routes refuse an unsigned request and serve a signed one",
+        10,
+        ("cloudformation:DescribeStacks", "execute-api (SigV4)"),
+        _api_auth,
+    ),
+    Check(
+        "migration.current",
+        "the deploy-time migration reached this code's schema version",
+        5,
+        ("cloudformation:DescribeStacks",),
+        _schema_current,
     ),
 )
 

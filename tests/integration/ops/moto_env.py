@@ -46,11 +46,14 @@ EMULATED = (
     "functions.vpc",
     "network.db_sg",
     "alarms.present",
+    "alarms.subscriber",
+    "metrics.flowing",
+    "migration.current",
 )
 #: Checks that read through APIs moto lacks (see the module docstring): ERROR here.
 NOT_EMULATED = ("cache.parameter_family", "cache.maxmemory_policy", "network.cache_sg")
-#: No API server runs in these tests: the health check must FAIL, not crash.
-API_CHECK = "api.health"
+#: No API server runs in these tests: the checks that call it must FAIL, not crash.
+API_CHECKS = ("api.health", "api.auth")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class Knobs:
     db_open_to_world: bool = False
     functions_in_vpc: bool = True
     cache_alarm: bool = True
+    subscriber: bool = True
+    metrics_emitted: bool = True
+    schema_version: int = 2
 
 
 def _stack(cf: Any, part: str, resources: dict[str, Any], outputs: dict[str, Any]) -> None:
@@ -91,6 +97,36 @@ def _function(name: str, handler: str, role: str, vpc: dict[str, Any] | None) ->
     if vpc is not None:
         properties["VpcConfig"] = vpc
     return {"Type": "AWS::Lambda::Function", "Properties": properties}
+
+
+#: What the dashboard graphs of the app's own metrics, as the stack writes it.
+APP_METRICS = (("CacheHits", "product"), ("CacheMisses", "product"))
+
+
+def _monitoring_facts(cf: Any, cw: Any, knobs: Knobs) -> None:
+    """The alarm topic's subscriber, the dashboard, and the app's datapoints (as
+    ``ops smoke`` would have made them)."""
+    sns = boto3.client("sns", region_name=REGION)
+    topic = next(
+        r["PhysicalResourceId"]
+        for r in cf.list_stack_resources(StackName=STACKS["Monitoring"])["StackResourceSummaries"]
+        if r["ResourceType"] == "AWS::SNS::Topic"
+    )
+    if knobs.subscriber:
+        sns.subscribe(TopicArn=topic, Protocol="sqs",
+                      Endpoint=f"arn:aws:sqs:{REGION}:123456789012:ops-alarms")
+    metrics = [["ValkeyCaching", name, "data_class", data_class, "service", "valkey-caching"]
+               for name, data_class in APP_METRICS]
+    metrics.append(["AWS/Lambda", "Errors", "FunctionName", "x"])
+    body = {"widgets": [{"type": "metric", "properties": {"metrics": metrics}}]}
+    cw.put_dashboard(DashboardName=f"{PREFIX}-dashboard", DashboardBody=json.dumps(body))
+    if knobs.metrics_emitted:
+        for name, data_class in APP_METRICS:
+            cw.put_metric_data(Namespace="ValkeyCaching", MetricData=[{
+                "MetricName": name, "Value": 3, "Unit": "Count",
+                "Dimensions": [{"Name": "data_class", "Value": data_class},
+                               {"Name": "service", "Value": "valkey-caching"}],
+            }])
 
 
 def build(knobs: Knobs, api_url: str) -> dict[str, str]:
@@ -273,7 +309,7 @@ def build(knobs: Knobs, api_url: str) -> dict[str, str]:
             ),
             "LogRetentionHelper": _function("helper", "index.handler", "Role", None),
         },
-        {"ApiUrl": {"Value": api_url}},
+        {"ApiUrl": {"Value": api_url}, "SchemaVersion": {"Value": str(knobs.schema_version)}},
     )
 
     resources = cf.list_stack_resources(StackName=STACKS["Api"])["StackResourceSummaries"]
@@ -312,6 +348,7 @@ def build(knobs: Knobs, api_url: str) -> dict[str, str]:
         {"AlarmTopic": {"Type": "AWS::SNS::Topic"}},
         {"DashboardName": {"Value": f"{PREFIX}-dashboard"}},
     )
+    _monitoring_facts(cf, cw, knobs)
     return {
         "vpc": vpc,
         "replication_group": rg_id,

@@ -219,3 +219,30 @@ def test_expected_setting_reads_the_functions_environment() -> None:
     ]
     assert judges.expected_setting(fns, "VALKEY_AUTH", "none") == "iam"
     assert judges.expected_setting(fns, "CACHE_MAXMEMORY_POLICY", "allkeys-lfu") == "allkeys-lfu"
+
+
+def test_a_pending_or_missing_subscription_reaches_nobody() -> None:
+    confirmed = {"SubscriptionArn": "arn:aws:sns:us-east-1:1:t:abc", "Endpoint": "a@b.c"}
+    pending = {"SubscriptionArn": "PendingConfirmation", "Endpoint": "a@b.c"}
+    assert judges.alarm_subscriber([pending, confirmed]).ok
+    assert "pending confirmation" in judges.alarm_subscriber([pending]).detail
+    assert not judges.alarm_subscriber([]).ok
+
+
+def test_metrics_flow_only_when_every_graphed_metric_has_data() -> None:
+    assert judges.metrics_flowing({"CacheHits{...}": 3, "CacheMisses{...}": 1}).ok
+    verdict = judges.metrics_flowing({"CacheHits{...}": 3, "CacheHit{...}": 0})
+    assert not verdict.ok and "CacheHit{...}" in verdict.detail
+    assert not judges.metrics_flowing({}).ok
+
+
+@pytest.mark.parametrize(("unsigned", "signed", "ok"), [
+    (403, 200, True), (401, 200, True), (200, 200, False), (403, 403, False), (500, 200, False),
+])
+def test_operator_routes_must_refuse_unsigned_and_serve_signed(unsigned, signed, ok) -> None:
+    assert judges.api_auth(unsigned, signed).ok is ok
+
+
+def test_the_schema_must_be_at_least_what_the_code_needs() -> None:
+    assert judges.schema_current(2, 2).ok
+    assert not judges.schema_current(1, 2).ok
