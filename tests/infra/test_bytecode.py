@@ -9,7 +9,6 @@ is the choice, its order and the commands; the tools themselves are not.
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
 from pathlib import Path
@@ -50,7 +49,7 @@ def tree(tmp_path: Path) -> Path:
 
 
 def test_a_matching_local_interpreter_comes_first(bin_dir: Path, tree: Path) -> None:
-    os.symlink(sys.executable, bin_dir / f"python{VERSION}")
+    (bin_dir / f"python{VERSION}").symlink_to(sys.executable)
     _tool(bin_dir, "uv", "exit 99")  # present, but never asked
     compiler = find_compiler(VERSION, IMAGE)
     assert compiler is not None and compiler.source == "local"
