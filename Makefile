@@ -11,12 +11,14 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv node up down status env seed demo serve test test-fast lint typecheck \
-	synth bench bench-save clean
+	synth checkov bench bench-save clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,14 +70,26 @@ lint: venv ## ruff
 typecheck: venv ## mypy (strict)
 	@$(BIN)/mypy lambda_app infra scripts bench app.py
 
-synth: venv node ## cdk synth both environments offline, no credentials needed
+synth: venv node ## cdk synth both environments offline into cdk.out/{dev,prod}, no credentials
 	@rm -rf cdk.out
-	@npx cdk synth --quiet -c bundle=false > /dev/null && echo "synth: dev ok"
+	@npx cdk synth --quiet -c bundle=false -o cdk.out/dev > /dev/null && echo "synth: dev ok"
 	@npx cdk synth --quiet -c bundle=false -c env=prod -c monitoring.alarm_email=alarms@example.com \
-		> /dev/null && echo "synth: prod ok (with a placeholder alarm subscriber)"
+		-o cdk.out/prod > /dev/null && echo "synth: prod ok (with a placeholder alarm subscriber)"
+
+$(CHECKOV_STAMP): requirements/checkov.txt
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ not found" >&2; exit 1; }
+	@echo "checkov: installing its own venv ($(CHECKOV_VENV))"
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/checkov.txt
+	@touch $@
+
+checkov: synth $(CHECKOV_STAMP) ## checkov over both environments' templates (reasons in infra/checkov.py)
+	@$(CHECKOV_VENV)/bin/checkov -d cdk.out/dev -d cdk.out/prod --framework cloudformation \
+		--compact --quiet > .checkov.out 2>&1 || { cat .checkov.out; exit 1; }
+	@grep -h "Passed checks" .checkov.out | tail -1 | sed 's/^/checkov: /'; rm -f .checkov.out
 
 test: venv node ## Everything CI runs: lint, types, synth, the whole test suite
-	@$(MAKE) --no-print-directory lint typecheck synth
+	@$(MAKE) --no-print-directory lint typecheck checkov
 	@$(BIN)/pytest
 
 test-fast: venv ## Unit tests only

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aws_cdk import App, Tags
 
+from infra.checkov import add_checkov_skips
 from infra.config import AppConfig
 from infra.constructs.monitored import MonitoredResources
 from infra.stacks.api_stack import ApiStack
@@ -66,4 +67,5 @@ def build(
     for key, value in config.tags.items():
         # CDK marks proxy target groups taggable; CloudFormation's schema has no Tags there.
         Tags.of(app).add(key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])
+    add_checkov_skips(app)
     return Deployment(network=network, data=data, api=api, monitoring=monitoring)
