@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from aws_cdk.assertions import Match
 
-from .conftest import ConstructStack, config_for, with_section
+from .conftest import ConstructStack, Synthesized, config_for, with_section
 
 pytestmark = pytest.mark.infra
 
@@ -92,3 +92,20 @@ def test_flow_logs_go_to_cloudwatch(construct_stack: Callable[..., ConstructStac
         "AWS::EC2::FlowLog",
         {"ResourceType": "VPC", "TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"},
     )
+
+
+def test_the_secrets_endpoint_admits_only_this_apps_secrets(prod: Synthesized) -> None:
+    """An interface endpoint without a policy is a path to every secret of every account
+    the functions could be tricked into reading; this one admits the app's, by its tags."""
+    prod.template("Network").has_resource_properties("AWS::EC2::VPCEndpoint", {
+        "ServiceName": Match.string_like_regexp("secretsmanager"),
+        "PolicyDocument": {"Statement": [Match.object_like({
+            "Effect": "Allow",
+            "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+            "Condition": {"StringEquals": {
+                "aws:PrincipalAccount": {"Ref": "AWS::AccountId"},
+                "aws:ResourceTag/project": "valkey-caching",
+                "aws:ResourceTag/environment": "prod",
+            }},
+        })]},
+    })

@@ -214,3 +214,17 @@ def test_snapstart_is_a_prod_choice_and_the_api_is_invoked_through_its_alias(
     integrations = template.find_resources("AWS::ApiGatewayV2::Integration")
     assert all(alias_id in json.dumps(i["Properties"]["IntegrationUri"])
                for i in integrations.values())
+
+
+def test_prod_keeps_every_log_group_and_dev_cleans_up(dev: Synthesized, prod: Synthesized) -> None:
+    """The logs of an incident are read after the stack is gone: prod retains the
+    function, access, provider, flow and RDS log groups; a throwaway dev deletes them."""
+    for synthesized, policy in ((prod, "Retain"), (dev, "Delete")):
+        groups = {
+            logical: resource.get("DeletionPolicy")
+            for template in synthesized.templates.values()
+            for logical, resource in template["Resources"].items()
+            if resource["Type"] == "AWS::Logs::LogGroup"
+        }
+        assert len(groups) >= 8
+        assert set(groups.values()) == {policy}, groups
