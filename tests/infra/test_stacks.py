@@ -228,3 +228,16 @@ def test_prod_keeps_every_log_group_and_dev_cleans_up(dev: Synthesized, prod: Sy
         }
         assert len(groups) >= 8
         assert set(groups.values()) == {policy}, groups
+
+
+def test_new_code_serves_only_after_its_migration(dev: Synthesized) -> None:
+    """The API and warmer functions (and the schedule) depend on the migration custom
+    resource: CloudFormation updates them only once the schema they expect is in place."""
+    resources = dev.template("Api").to_json()["Resources"]
+    (migration,) = [k for k, r in resources.items() if r["Type"] == "Custom::DatabaseMigration"]
+    dependents = {k for k, r in resources.items() if migration in (r.get("DependsOn") or [])}
+    functions = {k for k, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    assert any(k.startswith("ApiFunction") for k in dependents & functions)
+    assert any(k.startswith("WarmerFunction") for k in dependents & functions)
+    assert not any(k.startswith("MigrateFunction") for k in dependents)
+    assert any(resources[k]["Type"] == "AWS::Events::Rule" for k in dependents)
