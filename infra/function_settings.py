@@ -55,3 +55,15 @@ def function_environment(
     # Tunables (TTLs, timeouts...); config only accepts names that are not derived above.
     environment.update(functions.settings)
     return environment
+
+
+def migrator_environment(
+    environment: dict[str, str], database: DatabaseEndpoint
+) -> dict[str, str]:
+    """The migrator's: the master user to migrate with, and the application user's
+    secret, whose user it creates and grants row access."""
+    return {
+        **environment,
+        "DB_SECRET_ARN": database.master_secret_arn,
+        "DB_APP_SECRET_ARN": database.secret_arn,
+    }

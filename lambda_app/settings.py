@@ -177,6 +177,8 @@ class DatabaseSettings:
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     secret_arn: str | None = None
+    #: The migrator only: the application user's secret, whose user it creates and grants.
+    app_secret_arn: str | None = None
     tls: bool = False
     ca_file: str | None = None
     connect_timeout: float = 3.0
@@ -331,6 +333,7 @@ def _database(env: _Env) -> DatabaseSettings:
         user=env.optional("DB_USER"),
         password=env.optional("DB_PASSWORD"),
         secret_arn=env.optional("DB_SECRET_ARN"),
+        app_secret_arn=env.optional("DB_APP_SECRET_ARN"),
         tls=env.flag("DB_TLS", False),
         ca_file=env.optional("DB_CA_FILE"),
         connect_timeout=env.real("DB_CONNECT_TIMEOUT", 3.0, minimum=0.1, maximum=60),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -104,6 +104,11 @@ class AppFunction(Construct):
         if snapstart:
             self.invoked = lambda_.Alias(
                 self, "Live", alias_name="live", version=self.function.current_version
+            )
+            Annotations.of(self.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "Published: every deploy publishes current_version and the live alias, "
+                "which API Gateway invokes, points at it.",
             )
         acknowledge(
             self.role,

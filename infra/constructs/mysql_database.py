@@ -25,6 +25,10 @@ from infra.nag import acknowledge
 PROXY_PORT = 3306
 
 
+#: The application user's name in MySQL (its password is generated into its secret).
+APP_USERNAME = "app_runtime"
+
+
 def client_port(config: MysqlConfig) -> int:
     """The port the functions connect to: the proxy's when there is one, else the instance's."""
     return PROXY_PORT if config.proxy else config.port
@@ -37,8 +41,11 @@ class DatabaseEndpoint:
     host: str
     port: int
     name: str
+    #: The application user's secret: what the serving functions log in with.
     secret_arn: str
     via_proxy: bool
+    #: The master user's: the migrator's alone (it creates the application user).
+    master_secret_arn: str
 
 
 class MysqlDatabase(Construct):
@@ -74,6 +81,10 @@ class MysqlDatabase(Construct):
         # block the next deploy of the same environment.
         self.secret = rds.DatabaseSecret(self, "Credentials", username=config.master_username)
         self.secret.apply_removal_policy(keep)
+        # Least privilege: the API and the warmer log in as a row-only user the migrator
+        # creates (lambda_app/data/app_user.py); only the migrator holds the master's.
+        self.app_secret = rds.DatabaseSecret(self, "AppCredentials", username=APP_USERNAME)
+        self.app_secret.apply_removal_policy(keep)
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -140,14 +151,21 @@ class MysqlDatabase(Construct):
             host=self.proxy.endpoint if self.proxy else self.instance.db_instance_endpoint_address,
             port=client_port(config),
             name=config.database_name,
-            secret_arn=self.secret.secret_arn,
+            secret_arn=self.app_secret.secret_arn,
             via_proxy=self.proxy is not None,
+            master_secret_arn=self.secret.secret_arn,
         )
         self._suppress_findings()
 
     def grant_connect(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Read the credentials secret: the functions log in with the generated user."""
-        return self.secret.grant_read(grantee)
+        """Read the application user's secret: the serving functions log in with it."""
+        return self.app_secret.grant_read(grantee)
+
+    def grant_migrate(self, grantee: iam.IGrantable) -> None:
+        """The migrator: the master's secret to log in, the application user's to create
+        that user with its password."""
+        self.secret.grant_read(grantee)
+        self.app_secret.grant_read(grantee)
 
     def _proxy(
         self,
@@ -174,7 +192,7 @@ class MysqlDatabase(Construct):
             "Proxy",
             db_proxy_name=f"{name}-proxy",
             proxy_target=rds.ProxyTarget.from_instance(self.instance),
-            secrets=[self.secret],
+            secrets=[self.secret, self.app_secret],
             vpc=vpc,
             vpc_subnets=subnets,
             security_groups=[proxy_security_group],
@@ -182,6 +200,12 @@ class MysqlDatabase(Construct):
         )
 
     def _suppress_findings(self) -> None:
+        acknowledge(
+            self.app_secret,
+            "AwsSolutions-SMG4",
+            "Rotation is an operator decision, as for the master secret; the migrator sets "
+            "the application user's password from this secret on every deploy.",
+        )
         acknowledge(
             self.secret,
             "AwsSolutions-SMG4",

@@ -19,7 +19,7 @@ from infra.constructs.mysql_database import MysqlDatabase
 from infra.constructs.network import Network
 from infra.constructs.valkey_cache import ValkeyCache
 from infra.conversions import log_removal
-from infra.function_settings import function_environment
+from infra.function_settings import function_environment, migrator_environment
 from infra.stacks.base import ConfiguredStack
 
 HANDLERS = {
@@ -65,7 +65,7 @@ class ApiStack(ConfiguredStack):
 
         def make(
             name: str, description: str, timeout: int, concurrency: int | None,
-            snapstart: bool = False,
+            *, snapstart: bool = False, env: dict[str, str] = environment,
         ) -> AppFunction:
             return AppFunction(
                 self,
@@ -76,7 +76,7 @@ class ApiStack(ConfiguredStack):
                 vpc=network.vpc,
                 subnets=network.function_subnets,
                 security_group=network.function_security_group,
-                environment=environment,
+                environment=env,
                 memory_mb=functions.memory_mb,
                 timeout=Duration.seconds(timeout),
                 reserved_concurrency=concurrency,
@@ -104,11 +104,12 @@ class ApiStack(ConfiguredStack):
             "schema migrations (on deploy)",
             functions.migrate_timeout_seconds,
             functions.migrate_reserved_concurrency,
+            env=migrator_environment(environment, database.endpoint),
         )
         for reader in (self.api_function, self.warmer_function):
             cache.grant_connect(reader.function)
             database.grant_connect(reader.function)
-        database.grant_connect(self.migrate_function.function)
+        database.grant_migrate(self.migrate_function.function)
 
         self.http_api = HttpApiEndpoint(
             self,

@@ -72,5 +72,11 @@ class DataStack(ConfiguredStack):
             self,
             "DatabaseSecretArn",
             value=self.database.secret.secret_arn,
-            description="Secrets Manager secret with the MySQL credentials",
+            description="Secrets Manager secret with the MySQL master credentials (migrator)",
+        )
+        CfnOutput(
+            self,
+            "DatabaseAppSecretArn",
+            value=self.database.app_secret.secret_arn,
+            description="Secrets Manager secret of the row-only application user",
         )

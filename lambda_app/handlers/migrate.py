@@ -84,10 +84,27 @@ def _migrated(settings: DatabaseSettings) -> tuple[Connection[Any], list[int]]:
     create_database(settings)
     conn = connect(settings)
     try:
-        return conn, migrate(conn)
+        applied = migrate(conn)
+        if settings.app_secret_arn:
+            _grant_app_user(conn, settings)
+        return conn, applied
     except BaseException:
         conn.close()
         raise
+
+
+def _grant_app_user(conn: Connection[Any], settings: DatabaseSettings) -> None:
+    """The serving functions' own user, from its secret (``DB_APP_SECRET_ARN``)."""
+    from lambda_app.clients.secrets import get_secret_json
+    from lambda_app.data.app_user import ensure_app_user
+
+    assert settings.app_secret_arn is not None
+    secret = get_secret_json(settings.app_secret_arn, "DB_APP_SECRET_ARN")
+    if not secret.get("username") or not secret.get("password"):
+        raise ConfigError("DB_APP_SECRET_ARN", settings.app_secret_arn,
+                          'a secret holding {"username": ..., "password": ...}')
+    ensure_app_user(conn, username=str(secret["username"]), password=str(secret["password"]),
+                    database=settings.name)
 
 
 def run(

@@ -35,7 +35,8 @@ IAM_CACHE = CacheEndpoint(
     password_secret_arn=None,
 )
 DIRECT_DB = DatabaseEndpoint(
-    host="db.local", port=3306, name="app", secret_arn="arn:db-secret", via_proxy=False
+    host="db.local", port=3306, name="app", secret_arn="arn:db-secret", via_proxy=False,
+    master_secret_arn="arn:db-master",
 )
 
 
@@ -80,7 +81,8 @@ def test_password_cluster_and_proxy_variant() -> None:
         password_secret_arn="arn:auth-token",
     )
     database = DatabaseEndpoint(
-        host="proxy.local", port=3306, name="app", secret_arn="arn:db", via_proxy=True
+        host="proxy.local", port=3306, name="app", secret_arn="arn:db", via_proxy=True,
+        master_secret_arn="arn:db-master",
     )
     config = with_section(config_for("prod"), "functions", tracing=False)
     environment = function_environment(config=config, cache=cache, database=database)
@@ -101,3 +103,16 @@ def test_tunable_settings_from_config_reach_the_environment() -> None:
     assert environment["TTL_PRODUCT"] == "600"
     settings = Settings.from_env({**environment, "AWS_REGION": "us-east-1"})
     assert settings.cache.ttls["product"] == 600
+
+
+def test_only_the_migrator_is_given_the_master_credentials() -> None:
+    from infra.function_settings import migrator_environment
+
+    serving = function_environment(config=config_for("dev"), cache=IAM_CACHE, database=DIRECT_DB)
+    migrator = migrator_environment(serving, DIRECT_DB)
+    assert serving["DB_SECRET_ARN"] == "arn:db-secret" and "DB_APP_SECRET_ARN" not in serving
+    assert migrator["DB_SECRET_ARN"] == "arn:db-master"
+    assert migrator["DB_APP_SECRET_ARN"] == "arn:db-secret"
+    assert set(migrator) - contract_names() == set()
+    parsed = Settings.from_env({**migrator, "AWS_REGION": "us-east-1"})
+    assert parsed.db.app_secret_arn == "arn:db-secret"

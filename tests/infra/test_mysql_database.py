@@ -213,3 +213,25 @@ def test_proxy_to_instance_traffic_is_opened_exactly_once(prod: Synthesized) -> 
     assert len(ingress) == 1 and len(egress) == 1, (ingress, egress)
     port = ingress[0]["FromPort"]  # the instance's own port attribute
     assert port == ingress[0]["ToPort"] and port["Fn::GetAtt"][1] == "Endpoint.Port"
+
+
+def test_the_proxy_admits_the_application_user_and_only_the_migrator_reads_the_master(
+    prod: Synthesized,
+) -> None:
+    import json
+
+    data = prod.template("Data").to_json()["Resources"]
+    secrets = {k for k, r in data.items() if r["Type"] == "AWS::SecretsManager::Secret"}
+    master = next(k for k in secrets if k.startswith("DatabaseCredentials"))
+    app = next(k for k in secrets if k.startswith("DatabaseAppCredentials"))
+    (proxy,) = [r for r in data.values() if r["Type"] == "AWS::RDS::DBProxy"]
+    auth = json.dumps(proxy["Properties"]["Auth"])
+    assert master in auth and app in auth
+    api = prod.template("Api").to_json()["Resources"]
+    policies = {k: json.dumps(r["Properties"]["PolicyDocument"]) for k, r in api.items()
+                if r["Type"] == "AWS::IAM::Policy"}
+    for role in ("ApiFunction", "WarmerFunction"):
+        text = " ".join(v for k, v in policies.items() if k.startswith(role))
+        assert "DatabaseAppCredentials" in text and "DatabaseCredentials" not in text, role
+    migrator = " ".join(v for k, v in policies.items() if k.startswith("MigrateFunction"))
+    assert "DatabaseAppCredentials" in migrator and "DatabaseCredentials" in migrator

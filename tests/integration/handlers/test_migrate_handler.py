@@ -162,3 +162,49 @@ def test_waiting_stops_at_the_functions_own_timeout():
 
     assert migrate_handler.wait_seconds(Short()) == 15.0
     assert migrate_handler.wait_seconds(Context()) == migrate_handler.CONVERGE_SECONDS
+
+
+def test_the_migrator_creates_the_serving_functions_row_only_user(
+    monkeypatch, fresh_database, mysql_server
+):
+    """Least privilege: the migrator (master credentials) creates the application user
+    from its own secret; that user reads and writes rows, and can change no schema."""
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    password = "app-runtime-" + uuid.uuid4().hex
+    with mock_aws():
+        arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+            Name=f"app-{fresh_database}",
+            SecretString=json.dumps({"username": "app_runtime", "password": password}),
+        )["ARN"]
+        monkeypatch.setenv("DB_APP_SECRET_ARN", arn)
+        get_settings.cache_clear()
+        result = migrate_handler.handler({"RequestType": "Create", "ResourceProperties": {}},
+                                         Context())
+    assert result["Data"]["SchemaVersion"] == "2"
+    app = pymysql.connect(host=mysql_server.host, port=mysql_server.port, user="app_runtime",
+                          password=password, database=fresh_database, autocommit=True)
+    try:
+        with app.cursor() as cur:
+            cur.execute("INSERT INTO products (name, price, description) VALUES ('x', 1, '')")
+            cur.execute("SELECT COUNT(*) FROM products")
+            assert cur.fetchone() == (1,)
+            cur.execute("DELETE FROM products")
+            for ddl in ("CREATE TABLE nope (id INT)", "DROP TABLE products",
+                        "ALTER TABLE products ADD COLUMN x INT"):
+                with pytest.raises(pymysql.err.OperationalError) as denied:
+                    cur.execute(ddl)
+                assert denied.value.args[0] == 1142  # command denied to user
+    finally:
+        app.close()
+        admin = pymysql.connect(host=mysql_server.host, port=mysql_server.port,
+                                user=mysql_server.user, password=mysql_server.password)
+        with admin.cursor() as cur:
+            cur.execute("DROP USER IF EXISTS 'app_runtime'@'%'")
+        admin.close()
