@@ -44,6 +44,9 @@ def make_request_handler(
     does, against the local key pair (:mod:`scripts.local_sigv4`)."""
     class LambdaProxy(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # What a request line too broken to name its version is answered as: HTTP/0.9
+        # (http.server's default) would send the error body with no status line at all.
+        default_request_version = "HTTP/1.0"
         server_version = "lambda-local"
         # Headers and body leave in two writes; with Nagle on, each keep-alive response
         # waits ~40 ms for the client's delayed ACK.
