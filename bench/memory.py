@@ -175,8 +175,8 @@ def _section(ctx: Context, shapes: list[ShapeRun], *, count: int, limits: dict[s
         f"(`hash-max-listpack-value` {HASH_MAX_LISTPACK_VALUE}, "
         "`lambda_app.caching.storage.HASH_MAX_LISTPACK_VALUE`) they stay listpacks.",
         "*One key per field* pays the per-key overhead (key object, dictionary entry, "
-        "TTL entry) once per column, which is why the first source recommends hashes "
-        "over separate keys for objects.",
+        "TTL entry) once per column, which is why objects belong in hashes rather than "
+        "in separate keys.",
     )
     hash_run = next(s for s in shapes if s.label == HASH)
     return Section(

@@ -203,7 +203,7 @@ def _section(ctx: Context, samples: dict[str, list[float]], row: dict[str, Any])
         "valkey-server with the app's own client settings. Variants are interleaved in "
         f"{ROUNDS} rounds after {WARMUP} warm-up calls each; the collector is off while "
         "timing.",
-        "*bare* is the sources' hit path: `GET` + `json.loads` (types lost: the price and "
+        "*bare* is the usual hit path: `GET` + `json.loads` (types lost: the price and "
         "date come back as strings). The *pattern* rows go through `CacheAside.get` and "
         "return the row with its types: string shape for the lock class (products' "
         "default), string with the XFetch header, and the hash shape (`HGETALL`, one "

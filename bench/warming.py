@@ -1,13 +1,13 @@
 """Warming 10,000 products: the library's pipelined warmer against the per-key loop.
 
-The baseline is the second source's warm: one ``SETEX`` round trip per product, with
+The baseline is the usual warm loop: one ``SETEX`` round trip per product, with
 the same payload the library stores (``StringStorage.dumps``), so only the round trips
 differ. Measured in one run, each path's median over repeats that alternate the order:
 
 * over loopback, cache writes only (the rows already in memory: what pipelining buys)
   and end to end (the top-10,000 query plus the writes, as the app's warm service does
   it: ``top`` for the ids, then ``Warmer.warm`` reading rows per batch with
-  ``get_many``; the loop reads them all with the one ``top`` query, like the source);
+  ``get_many``; the loop reads them all with the one ``top`` query);
 * through :class:`bench.latency_proxy.DelayProxy`, cache writes only, at round trips
   like those of ElastiCache in the same AZ (loopback's ~25 µs hides what N round trips
   cost), with a client built from the same settings (timeouts, retries) as the app's.
@@ -41,7 +41,7 @@ from lambda_app.data.seed import PRODUCTS
 
 NAME = "warming"
 TITLE = "Warming 10,000 products"
-SOURCE_TTL_S = 3600  # the source's SETEX TTL for products
+SOURCE_TTL_S = 3600  # the loop's SETEX TTL for products (the product class's)
 TARGET = 20.0
 LOOP = "per-key SETEX loop"
 PIPELINED = "pipelined Warmer"
@@ -65,7 +65,7 @@ KeyOf = Callable[[int], str]
 
 def per_key_loop(client: ValkeyClient, key: KeyOf, rows: Sequence[Row],
                  storage: StringStorage) -> int:
-    """The source's loop: one SETEX round trip per product (payload as the library's)."""
+    """The per-key loop: one SETEX round trip per product (payload as the library's)."""
     for row in rows:
         client.setex(key(int(row["id"])), SOURCE_TTL_S, storage.dumps(Entry(row)))
     return len(rows)
@@ -290,7 +290,7 @@ def _section(
         f"The pipelined path is `lambda_app.caching.warming.Warmer` (batches of {batch}: "
         "one Lua call takes the write leases, one stores the batch, each value with its "
         "own jittered TTL and only while its lease holds). The per-key loop is the "
-        f"source's `SETEX key {SOURCE_TTL_S} payload` per product, with the same payload "
+        f"usual `SETEX key {SOURCE_TTL_S} payload` per product, with the same payload "
         "bytes. The *plain pipeline* (`SET PX` per key, same batches, no leases) is the "
         "most pipelining alone can buy.",
         "*End to end* (loopback only) adds the database: the loop's single `ORDER BY views "

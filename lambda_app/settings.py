@@ -37,7 +37,7 @@ MAXMEMORY_POLICIES = (
     "noeviction",
 )
 
-#: TTL in seconds per data class (the second source's table, plus query results).
+#: TTL in seconds per data class: how stale each may be (prices 10 s, static data a day).
 DEFAULT_TTLS: Mapping[str, int] = {
     "static": 86_400,
     "product": 3_600,

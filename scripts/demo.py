@@ -1,7 +1,7 @@
 """``make demo``: every caching pattern, live, over HTTP against the real handler.
 
-Walks through the patterns the way the first source's cache-aside demo does (first call
-slow, second fast, invalidate, slow again) and adds the rest: negative caching, the
+Walks through the patterns, starting the way a cache-aside demo does (first call slow,
+second fast, invalidate, slow again), and adds the rest: negative caching, the
 cached top-N query and dashboard aggregate, write-through read-after-write, sessions
 with a sliding TTL, rate limiting until 429, and warming. Every call prints its status,
 ``X-Cache`` and wall time.

@@ -1,8 +1,9 @@
-"""Aggregate query caching (the second source's scenario 4: dashboard stats).
+"""Aggregate query caching (the dashboard's stats over recent orders).
 
-An aggregate over the last 24 hours of orders is expensive (the source quotes 500 ms)
-and tolerates a few minutes of staleness, so it is cached for ``TTL_DASHBOARD`` (5 min)
-through the read side's cache-aside, which adds what the source's version lacks:
+An aggregate over the last 24 hours of orders is expensive (hundreds of ms on a large
+table) and tolerates a few minutes of staleness, so it is cached for ``TTL_DASHBOARD``
+(5 min) through the read side's cache-aside, which adds what a plain get-or-compute
+lacks:
 
 * stampede protection: when the entry expires under load, one caller recomputes while
   the others wait for its result (``lock``) or one caller refreshes it early

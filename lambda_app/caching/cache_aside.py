@@ -1,7 +1,7 @@
 """Cache-aside (lazy loading) done right, for entities and query results.
 
-The sources' version (``cached = r.get(k); if cached: return json.loads(cached)``)
-has five defects, each fixed here:
+The usual version (``cached = r.get(k); if cached: return json.loads(cached)``) has five
+defects, each fixed here:
 
 * ``if cached:`` treats an empty value (``[]``, ``0``, ``""``) as a miss: a miss is
   "no entry", a value distinct from any cached value, including None;

@@ -1,8 +1,8 @@
 """Invalidation bus over Valkey pub/sub: each app instance drops its own local copies.
 
-The second source's event-driven invalidation has every subscriber run ``r.delete(key)``
-on the *shared* cache, N instances deleting the same key N times, while the local
-copies that actually need a broadcast are never touched. Here the writer deletes or
+Event-driven invalidation where every subscriber runs ``r.delete(key)`` on the *shared*
+cache has N instances deleting the same key N times, while the local copies that
+actually need a broadcast are never touched. Here the writer deletes or
 rewrites the shared key once, then publishes the key names; every subscriber drops them
 from its in-process near cache (:mod:`near_cache`).
 
@@ -11,7 +11,7 @@ Wire format: one message per publish, a JSON array of key names, or ``*`` meanin
 fire-and-forget, so a subscriber clears its whole local cache whenever it
 (re)subscribes: messages sent while it was disconnected are lost.
 
-Run as a standalone worker (the source's subscriber, observable)::
+Run as a standalone worker (a subscriber that logs what it sees)::
 
     python -m lambda_app.caching.events [--channel NAME] [--delete]
 

@@ -14,7 +14,7 @@ What the sources get wrong, and what this module does instead:
   a per-group version in those keys, so one ``INCR`` makes all of them unreachable in
   O(1); the old entries expire on their own TTL.
 * every invalidation is announced (``announce(keys)``), so near caches in other app
-  instances drop their copies (the event-driven strategy of the second source).
+  instances drop their copies (event-driven invalidation).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Cache metrics per data class: a snapshot for ``/cache/stats`` and CloudWatch EMF.
 
-The second source says "monitor cache hit ratio: target > 80 %" but gives no way to
-measure it. Every cache-aside lookup here is counted once, by outcome, per data class:
+A hit-ratio target (say, above 80%) means nothing without a measurement per data class:
+Valkey's own ``keyspace_hits`` mixes every class and counts lock and lease keys too.
+Every cache-aside lookup here is counted once, by outcome, per data class:
 
 * ``hits`` (value served from the cache; ``near_hits`` is the in-process share of them),
   ``negative_hits`` (a cached not-found marker answered), ``misses`` (the loader ran, or

@@ -1,9 +1,9 @@
 """Rate limiting in one atomic round trip: fixed window and sliding-window counter.
 
-The second source does ``INCR`` then ``EXPIRE`` from the client. That is two round trips
-and not atomic: a crash between them leaves a counter without a TTL, and the caller is
-blocked for good. Its fixed window also lets twice the limit through around a window
-boundary (a full window's worth just before it, another just after).
+``INCR`` then ``EXPIRE`` from the client is two round trips and not atomic: a crash
+between them leaves a counter without a TTL, and the caller is blocked for good. A fixed
+window also lets twice the limit through around a window boundary (a full window's worth
+just before it, another just after).
 
 Here each check is one Lua script over ONE hash key per caller (fields ``w`` = window
 number, ``c`` = count in it, ``p`` = count in the previous window), so:

@@ -15,7 +15,8 @@ everything when given ``default=str``, so a hit returns ``"9.99"`` where a miss 
   values, skip the generic walk: one pass over their value types picks plain or tagged,
   and the C JSON encoder (built once) writes them, tagging ``Decimal``/``datetime``
   through its ``default`` hook; the bytes are the same as the walk's;
-* a payload over ``max_value_bytes`` (100 KB, the second source's rule) is either
+* a payload over ``max_value_bytes`` (100 KB: large values block the single-threaded
+  server while they are copied, and crowd out many small ones) is either
   zlib-compressed (``Z`` + deflate of the payload) or refused with
   :class:`ValueTooLargeError`, by configuration (``CACHE_LARGE_VALUES``).
 

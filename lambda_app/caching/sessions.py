@@ -1,6 +1,7 @@
-"""Session store (the second source's scenario 2): write-through, sliding 30-minute expiry.
+"""Session store: write-through, sliding 30-minute expiry.
 
-What the source's ``validate_session`` gets wrong, and what happens here instead:
+What the usual ``validate_session`` (read the key, refresh its TTL, fall back to the
+table) gets wrong, and what happens here instead:
 
 * it takes the caller's token as the key, so whoever can ``SCAN`` the cache (or read the
   sessions table) holds live credentials. Tokens here are random 256-bit values

@@ -1,8 +1,9 @@
 """Stampede (dogpile) protection: a short recompute lock, or XFetch early recomputation.
 
 When a hot key expires, every concurrent reader misses at once and runs the same
-expensive query ("cache stampede risk" in the second source, which says "use locking
-or staggered TTLs" and stops there). Two mechanisms, chosen per data class:
+expensive query: a cache stampede, which "use locking or staggered TTLs" does not stop
+until the lock's waiters and the early refresh are built. Two mechanisms, chosen per
+data class:
 
 * :class:`RecomputeLock`: the first reader to miss takes ``SET lock NX PX lease`` and
   loads; the others wait briefly, re-reading the key with backoff, and get the value

@@ -15,7 +15,8 @@ String layout: ``[@<delta_ms>,<expires_at_ms>;]<payload>`` where the payload is 
 :mod:`serialization` payload or ``~`` for "not found"; the header is only written when
 the entry carries XFetch metadata.
 
-Hash layout (the first source recommends hashes for objects): one field per top-level
+Hash layout (a hash per object, so one field can be read or changed alone, and small
+hashes are stored compactly as listpacks): one field per top-level
 field of a dict with ``str`` keys, each value prefixed with a one-letter type (``s``
 text, ``i`` int, ``f`` float, ``d`` Decimal, ``t`` datetime, ``n`` None, ``j`` anything
 else as a serialization payload), so a single field stays readable with ``HGET``.

@@ -8,7 +8,8 @@ Why milliseconds: a 10 s price TTL with ±10 % jitter is 9-11 s; whole seconds w
 leave only three distinct values. Keys are written with ``PX``.
 
 Every key the app writes gets a TTL from here, so nothing in the cache lives forever
-(the second source's "Always set TTL" rule, enforced by construction).
+(a key written without a TTL outlives every change to its row; here that cannot
+happen by construction).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Cache warming, pipelined in batches, safe against concurrent writes.
 
-The second source warms with one ``SETEX`` round trip per key, so warming N keys costs
-N network round trips. Here a batch of keys costs two round trips, whatever its size:
+Warming with one ``SETEX`` per key costs N network round trips for N keys. Here a batch
+of keys costs two round trips, whatever its size:
 
 1. *prepare*: one call takes the lease of every key of the batch (the :mod:`leases`
    lease, as write-through and cache-aside take it); with ``skip_fresh``, keys with

@@ -1,6 +1,7 @@
 """Write-through with leases: the cache never ends up older than the database.
 
-The second source's write-through has three defects, fixed here:
+The usual write-through (``db.update(...); cache.set(key, request_fields)``) has three
+defects, fixed here:
 
 1. ``update_user`` caches the *request's* fields, so the cached row loses the others.
    Here the cache is filled from the database row as it is after the commit.

@@ -1,8 +1,9 @@
 """Scheduled cache warming: ``lambda_app.handlers.warmer.handler``.
 
-An EventBridge schedule invokes it (the second source's "run on startup or scheduled
-(cron)"); it warms the top-N products in pipelined, lease-guarded batches and returns
-and logs how many and how long. The rule's constant input may set ``products_top``
+An EventBridge schedule invokes it (warming on a schedule, not only at start-up: a
+restarted cache or an evicted hot set is refilled without waiting for traffic); it
+warms the top-N products in pipelined, lease-guarded batches and returns and logs how
+many and how long. The rule's constant input may set ``products_top``
 (1-10000, default 100), ``by`` (``views``|``sales``), ``skip_fresh`` (default true: a
 schedule only refreshes what is about to expire) and ``dashboard`` (also recompute the
 dashboard aggregate; default false). A bad value fails the invocation with a message

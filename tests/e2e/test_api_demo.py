@@ -35,7 +35,7 @@ def test_the_demo_walks_through_every_pattern_and_exits(
     out = result.stdout
     assert result.returncode == 0, result.stderr[-2000:]
     assert "seed skipped" in out
-    # cache-aside, the first source's way: MISS, HIT, invalidate, MISS
+    # cache-aside as a demo shows it: MISS, HIT, invalidate, MISS
     aside = out[out.index("1. Cache-aside"):out.index("2. Negative")]
     assert [line.split("X-Cache")[1].split()[0] for line in aside.splitlines()
             if "GET    /products/" in line] == ["MISS", "HIT", "MISS"]

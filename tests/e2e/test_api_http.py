@@ -1,5 +1,5 @@
 """The API over real HTTP (``scripts.serve`` in front of the Lambda handler): the first
-source's cache-aside walk, error shapes through the HTTP server, keep-alive and
+cache-aside walk (MISS, HIT, invalidate, MISS), error shapes through the HTTP server, keep-alive and
 concurrent clients."""
 
 from __future__ import annotations

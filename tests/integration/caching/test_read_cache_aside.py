@@ -1,6 +1,6 @@
 """Cache-aside against real servers (standalone and the 3-node cluster).
 
-Covers the sources' defects: empty values vs misses, negative caching, exact types from
+Covers the usual version's defects: empty values vs misses, negative caching, exact types from
 PyMySQL, large values, both storage shapes, sliding TTLs, and "every key has a TTL".
 """
 

@@ -50,7 +50,7 @@ def test_read_after_create_is_a_hit_with_the_database_row(any_valkey, users):
 
 
 def test_partial_update_caches_the_full_row(any_valkey, users):
-    """The source cached only the request's fields; the row lost email, age, created_at."""
+    """Caching the request's fields would lose the row's email, age and created_at."""
     wt = write_through(any_valkey, users)
     row = users.create(name="Ada", email="ada@example.com", age=36)
     wt.store(row["id"], row)

@@ -106,7 +106,7 @@ def test_warm_refuses_bad_arguments(valkey):
 
 
 def test_warming_10k_products_against_the_per_key_loop(valkey, seeded_mysql):
-    """Prints the figures (no timed assertion): the source's loop, one SETEX round trip
+    """Prints the figures (no timed assertion): a per-key loop, one SETEX round trip
     per product, against the pipelined, lease-guarded batches, same run, same rows."""
     conn = servers.mysql_connect(seeded_mysql)
     try:
