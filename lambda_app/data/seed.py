@@ -14,18 +14,17 @@ orders (about 1 in 30) whatever the day the seed runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import random
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 from typing import Any
-
-from tqdm import tqdm
 
 from lambda_app.data.schema import Connection, truncate_tables
 
@@ -142,6 +141,19 @@ def _batches(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield rows[start : start + size]
 
 
+@contextlib.contextmanager
+def _progress(total: int, *, enabled: bool) -> Iterator[Callable[[int], object]]:
+    """A tqdm bar on stderr when asked (a terminal); tqdm is a developer's tool, imported
+    only then, so the Lambda bundle (which seeds without one) does not carry it."""
+    if not enabled:
+        yield lambda _done: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc="seed", unit="rows", file=sys.stderr) as bar:
+        yield bar.update
+
+
 def load(
     conn: Connection,
     data: SeedData,
@@ -180,12 +192,11 @@ def load(
         )
         total = sum(len(rows) for _, rows in inserts)
         try:
-            with tqdm(total=total, desc="seed", unit="rows", file=sys.stderr,
-                      disable=not progress) as bar:
+            with _progress(total, enabled=progress) as advance:
                 for statement, rows in inserts:
                     for batch in _batches(rows, BATCH_ROWS):
                         cursor.executemany(statement, batch)
-                        bar.update(len(batch))
+                        advance(len(batch))
             conn.commit()
         except BaseException:
             conn.rollback()
