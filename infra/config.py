@@ -24,20 +24,13 @@ from typing import Any, TypeVar
 
 from lambda_app import metric_names
 from lambda_app.caching.storage import HASH_MAX_LISTPACK_VALUE
+from lambda_app.settings import MAXMEMORY_POLICIES
 
 T = TypeVar("T")
 
-#: The eight eviction policies Valkey accepts for ``maxmemory-policy``.
-EVICTION_POLICIES = (
-    "noeviction",
-    "allkeys-lru",
-    "allkeys-lfu",
-    "allkeys-random",
-    "volatile-lru",
-    "volatile-lfu",
-    "volatile-random",
-    "volatile-ttl",
-)
+#: The eight eviction policies Valkey accepts for ``maxmemory-policy`` (the runtime's
+#: list: the stack and the functions' ``CACHE_MAXMEMORY_POLICY`` accept the same).
+EVICTION_POLICIES = MAXMEMORY_POLICIES
 #: ElastiCache Valkey engine versions this project supports -> parameter group family.
 #: Every version ElastiCache offers for node-based Valkey (2026-12).
 VALKEY_ENGINE_FAMILIES = {

@@ -16,10 +16,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
 
-#: Largest id MySQL's signed INT holds; larger ids cannot exist.
-MAX_ID = 2**31 - 1
+from lambda_app.data.schema import MAX_ID, MAX_PRICE
+
+__all__ = ["MAX_ID", "MAX_PRICE"]
+
 MAX_DESCRIPTION = 10_000
-MAX_PRICE = Decimal("99999999.99")  # DECIMAL(10,2)
 
 #: C0 and C1 control characters but tab, line feed and carriage return.
 _CONTROL = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f"

@@ -27,8 +27,8 @@ Row = dict[str, Any]
 
 _DUPLICATE_KEY = 1062
 _NO_PARENT_ROW = 1452
-_MAX_PRICE = Decimal("99999999.99")  # DECIMAL(10,2)
-_INT_MAX = 2_147_483_647
+_MAX_PRICE = schema.MAX_PRICE
+_INT_MAX = schema.MAX_ID
 _MAX_TOP = 10_000
 _TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")

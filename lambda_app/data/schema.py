@@ -6,11 +6,17 @@ SQL comes from the tuples below (whitelists), never from a caller.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, TypeAlias
 
 import pymysql
 
 Connection: TypeAlias = "pymysql.connections.Connection[Any]"
+
+#: Largest id MySQL's signed INT holds (every id column): larger ids cannot exist.
+MAX_ID = 2**31 - 1
+#: Largest price ``DECIMAL(10,2)`` holds.
+MAX_PRICE = Decimal("99999999.99")
 
 #: Child tables first, so deleting in this order never trips a foreign key.
 TABLES = ("sessions", "credentials", "orders", "users", "products")

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from lambda_app.data.schema import MAX_ID
 from lambda_app.services.errors import BadRequest
-
-MAX_ID = 2**31 - 1  # MySQL INT
 
 
 def entity_id(value: object, field: str = "id") -> int:
