@@ -17,9 +17,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
 from lambda_app import metric_names as names
-from lambda_app.api import middlewares
+from lambda_app.api import identity, middlewares
 from lambda_app.api.access import OPERATOR, caller_kind, iam_principal, normalized
 from lambda_app.api.errors import register_error_handlers
+from lambda_app.api.headers import begin_headers as headers_for_this_invocation
 from lambda_app.api.openapi import annotate_access
 from lambda_app.api.routes import cache, health, products, sessions, stats, users
 from lambda_app.clients.errors import DatabaseUnavailable
@@ -115,7 +116,8 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     """Resolve one HTTP API v2 event; never raises."""
     if not _is_http_event(event):
         return _fallback(400, "bad_event", "expected an API Gateway HTTP API (v2) event")
-    extra = middlewares.begin_headers()
+    identity.begin()  # no session validated by a previous invocation carries over
+    extra = headers_for_this_invocation()
     correlation_id = logger.get_correlation_id()
     if correlation_id:
         extra["X-Correlation-Id"] = str(correlation_id)

@@ -12,9 +12,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import BaseModel
 
-from lambda_app.api.middlewares import add_headers
+from lambda_app.api.headers import add_headers
 from lambda_app.caching.cache_aside import Lookup
-from lambda_app.caching.rate_limit import RateLimiter
 from lambda_app.services import Services, get_services
 from lambda_app.services.errors import NotFound
 
@@ -23,10 +22,6 @@ _VALUE: Any = object()
 
 def services() -> Services:
     return get_services()
-
-
-def rate_limiter() -> RateLimiter:
-    return get_services().rate_limiter
 
 
 def cached(lookup: Lookup, what: str, key: object, *, body: Any = _VALUE) -> Response[Any]:

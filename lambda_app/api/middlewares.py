@@ -20,7 +20,6 @@ import binascii
 import json
 import math
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -30,6 +29,7 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
 )
 
 from lambda_app.api.errors import ApiError
+from lambda_app.api.headers import add_headers
 from lambda_app.api.identity import caller_id
 from lambda_app.services.errors import RateLimited
 
@@ -40,33 +40,12 @@ if TYPE_CHECKING:
 MAX_BODY_BYTES = 64 * 1024
 UNLIMITED_PATHS = frozenset({"/health"})
 
-#: Headers that belong on this invocation's answer whatever produces it (a route, an
-#: exception handler): the handler adds them after the resolver has built the response.
-_extra_headers: ContextVar[dict[str, str] | None] = ContextVar("extra_headers", default=None)
-
-
-def begin_headers() -> dict[str, str]:
-    """Start a fresh header set (and caller) for one invocation."""
-    from lambda_app.api import identity
-
-    identity.begin()
-    headers: dict[str, str] = {}
-    _extra_headers.set(headers)
-    return headers
-
-
-def add_headers(**headers: str) -> None:
-    current = _extra_headers.get()
-    if current is not None:
-        current.update(headers)
-
-
 def rate_limit(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
     if app.current_event.path in UNLIMITED_PATHS:
         return next_middleware(app)
-    from lambda_app.api.deps import rate_limiter
+    from lambda_app.services import get_services
 
-    decision = rate_limiter().check(caller_id(app.current_event))
+    decision = get_services().rate_limiter.check(caller_id(app.current_event))
     if decision.degraded:
         from lambda_app.metric_names import RATE_LIMITER_FAIL_OPEN
         from lambda_app.observability import MetricUnit, metrics, metrics_enabled

@@ -10,8 +10,8 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from lambda_app.api.deps import created, no_content, services
+from lambda_app.api.headers import add_headers
 from lambda_app.api.identity import bearer_token, source_ip, validated_session
-from lambda_app.api.middlewares import add_headers
 from lambda_app.api.models import LoginIn, Session, SessionCreated
 from lambda_app.api.openapi import responses
 from lambda_app.api.routes import new_router
