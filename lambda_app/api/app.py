@@ -23,8 +23,6 @@ from lambda_app.api.errors import register_error_handlers
 from lambda_app.api.headers import begin_headers as headers_for_this_invocation
 from lambda_app.api.openapi import annotate_access
 from lambda_app.api.routes import cache, health, products, sessions, stats, users
-from lambda_app.clients.errors import DatabaseUnavailable
-from lambda_app.clients.mysql import get_db
 from lambda_app.observability import (
     NAMESPACE,
     SERVICE,
@@ -35,7 +33,7 @@ from lambda_app.observability import (
     metrics_enabled,
 )
 from lambda_app.services import get_services
-from lambda_app.settings import get_settings
+from lambda_app.services.health import revive_database
 
 TITLE = "Valkey caching reference API"
 VERSION = "1.0.0"
@@ -198,20 +196,6 @@ def _head_as_get(event: Any) -> Any:
         "routeKey": str(event.get("routeKey", "")).replace("HEAD ", "GET ", 1),
         "requestContext": {**event["requestContext"], "http": {**http, "method": "GET"}},
     }
-
-
-def revive_database() -> None:
-    """Ping this thread's MySQL connection if it has sat idle (the environment may have
-    been frozen), reconnecting if the server dropped it; never connects, never fails.
-
-    Connecting eagerly here would make every cache hit wait for a connect timeout during
-    a database outage; a request that needs the database connects on its own, and fails
-    with a 503 if it cannot.
-    """
-    try:
-        get_db(get_settings()).ping_if_idle()
-    except DatabaseUnavailable as exc:
-        logger.warning("database ping failed: %s", exc)
 
 
 def publish_cache_metrics() -> None:

@@ -21,9 +21,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     ResponseValidationError,
 )
 
-from lambda_app.clients.errors import CacheUnavailable, ConfigError, DatabaseUnavailable
 from lambda_app.observability import logger
 from lambda_app.services import errors as domain
+from lambda_app.services.errors import CacheUnavailable, ConfigError, DatabaseUnavailable
 
 #: Longest message echoed back; validation messages quote limits, never whole inputs.
 _MAX_MESSAGE = 500
