@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 
 # What the connection layer raises when a server or a setting fails, for the API's
 # error mapping: the API layer imports services, never the clients themselves.
-from lambda_app.clients.errors import CacheUnavailable, ConfigError, DatabaseUnavailable
+from lambda_app.clients.errors import CacheUnavailable as CacheUnavailable
+from lambda_app.clients.errors import ConfigError as ConfigError
+from lambda_app.clients.errors import DatabaseUnavailable as DatabaseUnavailable
 
 if TYPE_CHECKING:
     from lambda_app.caching.rate_limit import Decision
-
-__all__ = ["CacheUnavailable", "ConfigError", "DatabaseUnavailable"]
 
 log = logging.getLogger(__name__)
 
