@@ -25,9 +25,7 @@ from typing import TYPE_CHECKING
 
 # What the connection layer raises when a server or a setting fails, for the API's
 # error mapping: the API layer imports services, never the clients themselves.
-from lambda_app.clients.errors import CacheUnavailable as CacheUnavailable
-from lambda_app.clients.errors import ConfigError as ConfigError
-from lambda_app.clients.errors import DatabaseUnavailable as DatabaseUnavailable
+from lambda_app.clients.errors import CacheUnavailable, ConfigError, DatabaseUnavailable
 
 if TYPE_CHECKING:
     from lambda_app.caching.rate_limit import Decision
@@ -165,3 +163,20 @@ def _reason(exc: BaseException) -> str:
     if len(args) >= 2 and isinstance(args[1], str):
         return args[1].splitlines()[0]
     return (str(exc).strip() or type(exc).__name__).splitlines()[0]
+
+
+__all__ = [
+    "SCHEMA_MISSING_ADVICE",
+    "BadRequest",
+    "CacheUnavailable",
+    "ConfigError",
+    "Conflict",
+    "DatabaseUnavailable",
+    "InvalidCredentials",
+    "InvalidSession",
+    "NotFound",
+    "RateLimited",
+    "ServiceError",
+    "Unavailable",
+    "domain_errors",
+]
