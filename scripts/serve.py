@@ -32,6 +32,8 @@ __all__ = ["LOCAL_OPERATOR_ARN", "LambdaContext", "build_event", "response_parts
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
+#: One handler invocation at a time in this process, as in a Lambda environment.
+ONE_AT_A_TIME = threading.Lock()
 #: API Gateway's own payload ceiling; the handler applies the app's smaller limit.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
@@ -41,7 +43,12 @@ def make_request_handler(
 ) -> type[BaseHTTPRequestHandler]:
     """``principal``: whom every unsigned-looking request counts as signed by (the local
     operator; None: anonymous). ``sigv4``: verify signatures instead, as API Gateway
-    does, against the local key pair (:mod:`scripts.local_sigv4`)."""
+    does, against the local key pair (:mod:`scripts.local_sigv4`).
+
+    Requests are read and answered on threads, but handed to ``handler`` one at a time
+    (per process, whatever the number of servers): Lambda never runs two invocations in
+    one environment, and the handler (Powertools' current event, correlation id, pending
+    metrics) relies on it."""
     class LambdaProxy(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         # What a request line too broken to name its version is answered as: HTTP/0.9
@@ -69,7 +76,8 @@ def make_request_handler(
                 principal=self._principal(body),
             )
             try:
-                result = handler(event, LambdaContext())
+                with ONE_AT_A_TIME:
+                    result = handler(event, LambdaContext())
             except Exception as exc:  # the handler must never raise; say so loudly
                 print(f"serve: handler raised {type(exc).__name__}: {exc}", file=sys.stderr)
                 result = {

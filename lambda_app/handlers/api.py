@@ -3,15 +3,13 @@
 Thin on purpose: observability around :func:`lambda_app.api.app.handle`, which routes
 the event. The local server (``scripts/serve.py``) calls this very function.
 
-One invocation at a time per process: Powertools keeps the current event, the
-correlation id and the pending metrics in process-wide state. Lambda never runs two
-invocations in one environment; the threaded local server would, so the lock gives it
-the same semantics.
+One invocation at a time per process, as Lambda runs it: Powertools keeps the current
+event, the correlation id and the pending metrics in process-wide state. The threaded
+local server serialises its calls itself (``scripts/serve.py``).
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -21,8 +19,6 @@ from lambda_app.api.app import handle
 from lambda_app.observability import flush_metrics, logger, traced
 
 snapstart.register()
-
-_one_at_a_time = threading.Lock()
 
 
 @traced
@@ -34,6 +30,5 @@ def _observed(event: dict[str, Any], context: Any) -> Any:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Route one API Gateway HTTP API event; always returns a response, never raises."""
-    with _one_at_a_time:
-        result: dict[str, Any] = _observed(event, context)
-        return result
+    result: dict[str, Any] = _observed(event, context)
+    return result
