@@ -8,7 +8,7 @@ touches the app's.
 
 Benchmarks write only under their own key prefix (``bench``) on the app's Valkey and
 remove those keys afterwards; benchmarks that change server configuration start a
-server of their own (:mod:`bench.scratch`).
+server of their own (:mod:`bench.scratch_server`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Hit ratio per ``maxmemory-policy`` on a Zipf(1.0) read workload, beside the ideal.
 
-Runs on a valkey-server of its own (:mod:`bench.scratch`): ``CONFIG SET maxmemory`` and
+Runs on a valkey-server of its own (:mod:`bench.scratch_server`): ``CONFIG SET maxmemory`` and
 ``FLUSHALL`` must not touch the app's keyspace. ``maxmemory`` is sized from a
 measurement: the 10,000 products' values (as the library stores them, each with a TTL)
 are loaded once and the growth of ``used_memory`` gives the bytes per key; the limit is
@@ -28,7 +28,7 @@ from typing import Any
 
 from bench.context import Context, now_utc
 from bench.report import Section, Table, bar_chart, fmt_bytes, fmt_int, fmt_pct
-from bench.scratch import flush, scratch_valkey, used_memory
+from bench.scratch_server import flush, scratch_valkey, used_memory
 from lambda_app.caching.storage import Entry, StringStorage
 from lambda_app.caching.ttl import jittered_ms
 from lambda_app.data.seed import PRODUCTS

@@ -2,7 +2,7 @@
 
 A stopped (not killed) valkey-server is the worst outage for a client: connections stay
 open and every call waits out its socket timeout. The handler runs in this process
-against a valkey-server of its own (:mod:`bench.scratch`) and the benchmarks' database;
+against a valkey-server of its own (:mod:`bench.scratch_server`) and the benchmarks' database;
 one caller reads products in a loop while the server is frozen for ``STALL_S`` seconds.
 With every Valkey call of a request behind the shared circuit breaker (the rate limiter
 included), the stall costs the threshold's few timeouts, then reads go straight to
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from bench.context import Context, now_utc
 from bench.report import Check, Section, Table
-from bench.scratch import scratch_valkey
+from bench.scratch_server import scratch_valkey
 
 NAME = "faults"
 TITLE = "A hung cache (SIGSTOP) under the API handler: latency through the stall"

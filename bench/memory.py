@@ -1,6 +1,6 @@
 """Memory per product: JSON string vs hash vs one key per field.
 
-Runs on a valkey-server of its own (:mod:`bench.scratch`), so it can ``FLUSHALL`` and
+Runs on a valkey-server of its own (:mod:`bench.scratch_server`), so it can ``FLUSHALL`` and
 flip ``hash-max-listpack-value`` without touching the app's server. Each shape stores
 the same product rows with the library's own encodings: ``StringStorage`` (the JSON
 string), ``HashStorage`` (one field per column), and the hash's fields written as
@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.context import Context, Row, now_utc
 from bench.report import Section, Table, bar_chart, fmt_int, fmt_ratio, ratio
-from bench.scratch import flush, scratch_valkey, used_memory
+from bench.scratch_server import flush, scratch_valkey, used_memory
 from lambda_app.caching.storage import (
     HASH_MAX_LISTPACK_VALUE,
     Entry,

@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 
 from valkey.cluster import ValkeyCluster
 
+from lambda_app.caching.arguments import whole_number
 from lambda_app.caching.breaker import CircuitBreaker
-from lambda_app.caching.checks import whole_number
 from lambda_app.caching.keys import KeyBuilder
 from lambda_app.clients.valkey import VALKEY_ERRORS, ValkeyClient
 

@@ -31,7 +31,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from lambda_app.caching.checks import whole_number
+from lambda_app.caching.arguments import whole_number
 from lambda_app.caching.keys import KeyBuilder
 from lambda_app.caching.storage import delete_keys
 from lambda_app.clients.valkey import ValkeyClient

@@ -34,7 +34,7 @@ from typing import Any
 import valkey
 from valkey.cluster import ValkeyCluster
 
-from lambda_app.caching.checks import whole_number
+from lambda_app.caching.arguments import whole_number
 from lambda_app.caching.invalidation import DEFAULT_BATCH, chunks
 from lambda_app.caching.keys import KeyBuilder
 from lambda_app.caching.leases import DEFAULT_LEASE_MS, Leases, new_token
