@@ -20,7 +20,7 @@ from scripts.ops.preflight import cdk_command, report_failures, run_preflight
 from scripts.ops.project import REPO_ROOT, STACK_ROLES, env_region, env_stack_names
 
 if TYPE_CHECKING:
-    from scripts.ops.cli import Parents
+    from scripts.ops.parents import Parents
 
 
 def cdk_argv(

@@ -34,7 +34,7 @@ from scripts.ops.percentiles import latency_ms, percentile
 from scripts.ops.workload import ZipfSampler
 
 if TYPE_CHECKING:
-    from scripts.ops.cli import Parents
+    from scripts.ops.parents import Parents
 
 TRANSPORT_ERROR = 0  # the status recorded when no HTTP response came back
 

@@ -24,7 +24,7 @@ from scripts.ops.output import print_json, print_text, status, table, warn
 from scripts.ops.project import REPO_ROOT
 
 if TYPE_CHECKING:
-    from scripts.ops.cli import Parents
+    from scripts.ops.parents import Parents
 
 MIN_PYTHON = (3, 11)
 MIN_NODE = (20,)

@@ -17,8 +17,8 @@ from scripts.ops.errors import EXIT_OK, OpsError
 from scripts.ops.output import print_json, print_text, progress
 
 if TYPE_CHECKING:
-    from scripts.ops.cli import Parents
     from scripts.ops.inventory import Inventory
+    from scripts.ops.parents import Parents
 
 
 def seed_options(

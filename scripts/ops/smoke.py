@@ -25,7 +25,7 @@ from scripts.ops.http import HttpClient, HttpError, Response, error_shape, http_
 from scripts.ops.output import print_json, print_text, progress, status, table
 
 if TYPE_CHECKING:
-    from scripts.ops.cli import Parents
+    from scripts.ops.parents import Parents
 
 MAX_BODY = 64 * 1024
 RATE_LIMIT_SLACK = 5  # requests sent past RateLimit-Limit before giving up on a 429

@@ -19,7 +19,7 @@ from scripts.ops.output import print_json, print_text, progress
 from scripts.ops.scorecard import Check, Scorecard, score
 
 if TYPE_CHECKING:
-    from scripts.ops.cli import Parents
+    from scripts.ops.parents import Parents
 
 RG = "elasticache:DescribeReplicationGroups"
 CC = "elasticache:DescribeCacheClusters"

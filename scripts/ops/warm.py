@@ -15,7 +15,7 @@ from scripts.ops.http import HttpClient, Response, http_client
 from scripts.ops.output import print_json, print_text
 
 if TYPE_CHECKING:
-    from scripts.ops.cli import Parents
+    from scripts.ops.parents import Parents
 
 
 def api_failure(response: Response) -> OpsError:
