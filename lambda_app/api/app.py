@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from lambda_app.api.access import OPERATOR, caller_kind, iam_principal, normaliz
 from lambda_app.api.errors import register_error_handlers
 from lambda_app.api.headers import begin_headers as headers_for_this_invocation
 from lambda_app.api.openapi import annotate_access
+from lambda_app.api.operations import find
 from lambda_app.api.routes import cache, health, products, sessions, stats, users
 from lambda_app.observability import (
     NAMESPACE,
@@ -151,37 +151,12 @@ def _refuse_unsigned(event: Mapping[str, Any]) -> dict[str, Any] | None:
     method = str(http.get("method", "")).upper()
     if caller_kind(method, path) != OPERATOR or iam_principal(event):
         return None
-    if not _is_operation(method, path) and not _is_operation(method, normalized(path)):
+    if find(method, path) is None and find(method, normalized(path)) is None:
         return None  # no such operation: the router's 404 or 405 (with Allow) says so
     return _fallback(
         403,
         "forbidden",
         "this route is for operators: sign the request with AWS SigV4 (IAM)",
-    )
-
-
-@functools.cache
-def operations() -> dict[str, frozenset[str]]:
-    """The document's operations: ``{"/products/{id}": {"GET", "PUT", ...}}``."""
-    paths = json.loads(openapi_json())["paths"]
-    return {path: frozenset(m.upper() for m in methods) for path, methods in paths.items()}
-
-
-@functools.cache
-def _templated_operations() -> tuple[tuple[re.Pattern[str], frozenset[str]], ...]:
-    return tuple(
-        (re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path))), methods)
-        for path, methods in operations().items()
-        if "{" in path
-    )
-
-
-def _is_operation(method: str, path: str) -> bool:
-    if method in operations().get(path, frozenset()):
-        return True
-    return any(
-        method in methods and pattern.fullmatch(path)
-        for pattern, methods in _templated_operations()
     )
 
 

@@ -102,12 +102,6 @@ def _correlation_id() -> str | None:
     return str(value) if value else None
 
 
-def allowed_methods(app: APIGatewayHttpResolver, path: str) -> list[str]:
-    """Methods registered for ``path`` (for 405 and its ``Allow`` header)."""
-    routes = [*app._static_routes, *app._dynamic_routes]  # no public accessor in Powertools
-    return sorted({route.method for route in routes if route.rule.match(path)})
-
-
 def register_error_handlers(app: APIGatewayHttpResolver) -> None:
     """Attach every mapping to ``app`` with ``@app.exception_handler``."""
 
@@ -139,7 +133,9 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
     def _no_route(exc: NotFoundError) -> Response[Any]:
         event = app.current_event
         path = event.path
-        allowed = allowed_methods(app, path)
+        from lambda_app.api.operations import allowed_methods
+
+        allowed = allowed_methods(path)
         if allowed:
             return error_response(
                 405,

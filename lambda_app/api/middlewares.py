@@ -93,8 +93,11 @@ def _raw_body(app: APIGatewayHttpResolver) -> bytes:
 
 
 def _takes_body(app: APIGatewayHttpResolver) -> bool:
-    route = app.context.get("_route")
-    return bool(route is not None and route.dependant.body_params)
+    from lambda_app.api.operations import find
+
+    event = app.current_event
+    operation = find(event.http_method, event.path)
+    return operation is not None and operation.takes_body
 
 
 def check_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:

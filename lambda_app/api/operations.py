@@ -1,0 +1,44 @@
+"""The API's operations as its OpenAPI document states them: which methods each path
+takes and which take a body. One public source for the access check, the 405's
+``Allow`` header and the body check, instead of Powertools' private route tables.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Operation:
+    path: str  # as documented: /products/{id}
+    pattern: re.Pattern[str]
+    method: str
+    takes_body: bool
+
+
+@functools.cache
+def operations() -> tuple[Operation, ...]:
+    from lambda_app.api.app import openapi_json  # the document is built from the routes
+
+    found = []
+    for path, methods in json.loads(openapi_json())["paths"].items():
+        pattern = re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))
+        for method, operation in methods.items():
+            found.append(Operation(path, pattern, method.upper(), "requestBody" in operation))
+    return tuple(found)
+
+
+def matching(path: str) -> list[Operation]:
+    return [operation for operation in operations() if operation.pattern.fullmatch(path)]
+
+
+def find(method: str, path: str) -> Operation | None:
+    return next((op for op in matching(path) if op.method == method.upper()), None)
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods ``path`` answers (a 405's ``Allow``), HEAD wherever GET is not."""
+    return sorted({operation.method for operation in matching(path)})
