@@ -15,13 +15,12 @@ import os
 import signal
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bench.context import Context, now_utc
 from bench.report import Check, Section, Table
 from bench.scratch_server import scratch_valkey
+from lambda_app.services.lifecycle import environment
 
 NAME = "faults"
 TITLE = "A hung cache (SIGSTOP) under the API handler: latency through the stall"
@@ -41,32 +40,6 @@ class Phase:
         if len(self.latencies_ms) < 2:
             return self.latencies_ms[0] if self.latencies_ms else 0.0
         return statistics.quantiles(self.latencies_ms, n=100)[q - 1]
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _reset() -> None:
-    from lambda_app.clients.mysql import reset_databases
-    from lambda_app.clients.valkey import reset_clients
-    from lambda_app.services import reset_services
-    from lambda_app.settings import get_settings
-
-    reset_services()
-    get_settings.cache_clear()
-    reset_clients()
-    reset_databases()
 
 
 def _drive(seconds: float, name: str) -> Phase:
@@ -97,19 +70,15 @@ def run(ctx: Context) -> Section:
             "CACHE_PREFIX": "benchfaults", "RATE_LIMIT_REQUESTS": "1000000",
             "VALKEY_TIMEOUT": str(TIMEOUT_S), "LOG_LEVEL": "CRITICAL",
         }
-        with _environment(env):
-            _reset()
+        with environment(env):  # the handler's settings, clients and services: reset after
+            before = _drive(BEFORE_S, "before (cache up)")
+            assert server.pid is not None
+            os.kill(server.pid, signal.SIGSTOP)
             try:
-                before = _drive(BEFORE_S, "before (cache up)")
-                assert server.pid is not None
-                os.kill(server.pid, signal.SIGSTOP)
-                try:
-                    stall = _drive(STALL_S, f"during the {STALL_S:g} s stall")
-                finally:
-                    os.kill(server.pid, signal.SIGCONT)
-                after = _drive(AFTER_S, "after (cache back)")
+                stall = _drive(STALL_S, f"during the {STALL_S:g} s stall")
             finally:
-                _reset()
+                os.kill(server.pid, signal.SIGCONT)
+            after = _drive(AFTER_S, "after (cache back)")
     return _section(ctx, [before, stall, after])
 
 

@@ -16,13 +16,9 @@ log = logging.getLogger(__name__)
 
 def after_restore() -> None:
     """Forget every connection and what was built on them; the next request rebuilds."""
-    from lambda_app.clients.mysql import reset_databases
-    from lambda_app.clients.valkey import reset_clients
-    from lambda_app.services import reset_services
+    from lambda_app.services.lifecycle import reset_runtime
 
-    reset_services()
-    reset_clients()
-    reset_databases()
+    reset_runtime(settings=False)
     log.info("restored from a SnapStart snapshot: connections will be reopened")
 
 

@@ -19,7 +19,7 @@ import hashlib
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -219,6 +219,26 @@ def seed(
     ``password``."""
     data = generate(seed=seed, products=products, users=users, orders=orders)
     return load(conn, data, progress=progress, password=password)
+
+
+def seed_sizes(
+    conn: Connection,
+    sizes: Mapping[str, int],
+    *,
+    progress: bool = False,
+    password: str = DEMO_PASSWORD,
+) -> SeedReport:
+    """``seed`` with the sizes a caller chose (``products``, ``users``, ``orders``,
+    ``seed``; the rest keep their defaults): the migrator's and the ops CLI's entry."""
+    return seed(
+        conn,
+        seed=sizes.get("seed", SEED),
+        products=sizes.get("products", PRODUCTS),
+        users=sizes.get("users", USERS),
+        orders=sizes.get("orders", ORDERS),
+        progress=progress,
+        password=password,
+    )
 
 
 def content_checksum(conn: Connection) -> str:

@@ -23,7 +23,7 @@ from lambda_app.clients.errors import ConfigError, ServerUnavailable
 from lambda_app.clients.mysql import connect
 from lambda_app.data.errors import DataLayerError, MigrationError
 from lambda_app.data.migrations import applied_versions, create_database, migrate
-from lambda_app.data.seed import ORDERS, PRODUCTS, SEED, USERS, seed
+from lambda_app.data.seed import seed_sizes
 from lambda_app.observability import logger
 from lambda_app.settings import DatabaseSettings, get_settings
 
@@ -120,15 +120,7 @@ def run(
             "schema_version": max(applied_versions(conn), default=0),
         }
         if action == "seed":
-            sizes = options or {}
-            report = seed(
-                conn,
-                progress=False,
-                seed=sizes.get("seed", SEED),
-                products=sizes.get("products", PRODUCTS),
-                users=sizes.get("users", USERS),
-                orders=sizes.get("orders", ORDERS),
-            )
+            report = seed_sizes(conn, options or {})
             result["seeded"] = {
                 "products": report.products,
                 "users": report.users,

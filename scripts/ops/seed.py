@@ -38,7 +38,7 @@ def seed_local(
         from lambda_app.clients.mysql import connect
         from lambda_app.data.errors import DataLayerError
         from lambda_app.data.migrations import migrate
-        from lambda_app.data.seed import DEMO_PASSWORD, ORDERS, PRODUCTS, SEED, USERS, seed
+        from lambda_app.data.seed import DEMO_PASSWORD, seed_sizes
         from lambda_app.settings import Settings
     except ImportError as exc:
         raise OpsError(f"local seeding needs {exc.name}, which this checkout lacks") from None
@@ -48,15 +48,8 @@ def seed_local(
         raise OpsError(str(exc)) from None
     try:
         applied = migrate(conn)
-        report = seed(
-            conn,
-            progress=show_progress,
-            seed=options.get("seed", SEED),
-            products=options.get("products", PRODUCTS),
-            users=options.get("users", USERS),
-            orders=options.get("orders", ORDERS),
-            password=password or DEMO_PASSWORD,
-        )
+        report = seed_sizes(conn, options, progress=show_progress,
+                            password=password or DEMO_PASSWORD)
     except DataLayerError as exc:
         raise OpsError(f"seed: {exc}") from None
     finally:

@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from scripts import servers
-from scripts.serve import start_in_thread
 from tests import processes
-from tests.integration.api.harness import api_database, api_env, environment
+from tests.e2e.conftest import served_api
 
 pytestmark = pytest.mark.e2e
 
@@ -35,19 +34,10 @@ def signed_api_url(
     valkey_server: servers.ValkeyServer, mysql_server: servers.MysqlServer
 ) -> Iterator[str]:
     """The handler served with SigV4 verification, on a database of its own."""
-    database = api_database(mysql_server, "contract")
-    env = api_env(valkey_server, database, CACHE_PREFIX="contract",
-                  RATE_LIMIT_REQUESTS="1000000", LOGIN_RATE_LIMIT_REQUESTS="10000")
-    with environment(env):
-        from lambda_app.handlers.api import handler
-
-        server, thread = start_in_thread(handler, port=0, principal=None, sigv4=True)
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+    with served_api(valkey_server, mysql_server, "contract",
+                    serve={"principal": None, "sigv4": True}, CACHE_PREFIX="contract",
+                    RATE_LIMIT_REQUESTS="1000000", LOGIN_RATE_LIMIT_REQUESTS="10000") as url:
+        yield url
 
 
 def test_the_served_api_keeps_its_openapi_contract(signed_api_url: str, tmp_path: Path):

@@ -9,14 +9,13 @@ cache (settings, clients, services) when that environment changes.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lambda_app.data.migrations import migrate
 from lambda_app.data.seed import seed
+from lambda_app.services.lifecycle import environment, reset_runtime
 from scripts import servers
 from scripts.serve import LOCAL_OPERATOR_ARN, LambdaContext, build_event, response_parts
 
@@ -56,36 +55,6 @@ def api_env(
     valkey_server: servers.ValkeyServer, mysql_server: servers.MysqlServer, **overrides: str
 ) -> dict[str, str]:
     return {**servers.env_for(valkey_server, mysql_server), **BASE_ENV, **overrides}
-
-
-def reset_runtime() -> None:
-    """Forget settings, clients and services, so the next call reads the environment."""
-    from lambda_app.clients.mysql import reset_databases
-    from lambda_app.clients.valkey import reset_clients
-    from lambda_app.services import reset_services
-    from lambda_app.settings import get_settings
-
-    reset_services()
-    get_settings.cache_clear()
-    reset_clients()
-    reset_databases()
-
-
-@contextmanager
-def environment(env: Mapping[str, str]) -> Iterator[None]:
-    """Run with ``env`` added to ``os.environ``; restored (and the runtime reset) after."""
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    reset_runtime()
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        reset_runtime()
 
 
 @dataclass(frozen=True)
@@ -150,3 +119,6 @@ def invoke(event_: Mapping[str, Any]) -> Answer:
 
 def call(method: str, target: str, body: Any = None, **options: Any) -> Answer:
     return invoke(event(method, target, body, **options))
+
+
+__all__ = ["environment", "reset_runtime"]
