@@ -27,14 +27,14 @@ RateLimitAlgorithm = Literal["sliding", "fixed"]
 
 #: Eviction policies Valkey accepts for ``maxmemory-policy``.
 MAXMEMORY_POLICIES = (
-    "volatile-lru",
-    "allkeys-lru",
-    "volatile-lfu",
-    "allkeys-lfu",
-    "volatile-random",
-    "allkeys-random",
-    "volatile-ttl",
     "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
 )
 
 #: TTL in seconds per data class: how stale each may be (prices 10 s, static data a day).
