@@ -15,6 +15,7 @@ and sums the ``self`` column (every module imported, each counted once). Two set
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -72,10 +73,12 @@ def by_package(modules: list[tuple[str, float]]) -> dict[str, float]:
     return dict(sorted(totals.items(), key=lambda item: item[1], reverse=True))
 
 
-def profile(module: str, env: Mapping[str, str]) -> ImportProfile:
+def profile(module: str, env: Mapping[str, str], *, isolated: bool = False) -> ImportProfile:
+    """``isolated``: no site-packages (``-S``), only what ``PYTHONPATH`` names."""
+    flags = ["-S"] if isolated else []
     with Stopwatch() as watch:
         result = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+            [sys.executable, *flags, "-X", "importtime", "-c", f"import {module}"],
             capture_output=True, text=True, env=dict(env), cwd=ROOT, check=False, timeout=120,
         )
     if result.returncode != 0:
@@ -90,9 +93,12 @@ def profile(module: str, env: Mapping[str, str]) -> ImportProfile:
     )
 
 
-def profiles(module: str, env: Mapping[str, str], runs: int) -> list[ImportProfile]:
+def profiles(
+    module: str, env: Mapping[str, str], runs: int, *, isolated: bool = False
+) -> list[ImportProfile]:
     """``runs`` fresh interpreters, fastest first."""
-    return sorted((profile(module, env) for _ in range(runs)), key=lambda p: p.total_s)
+    return sorted((profile(module, env, isolated=isolated) for _ in range(runs)),
+                  key=lambda p: p.total_s)
 
 
 def median(items: list[ImportProfile]) -> ImportProfile:
@@ -122,6 +128,25 @@ def bundle_tree(target: Path, *, bytecode: bool) -> Path:
     return target
 
 
+def runtime_tree(target: Path) -> Path:
+    """What the Lambda Python runtime ships besides the standard library (boto3 and its
+    dependencies), copied from this environment: the bundle leaves them out, and the
+    measurement must not see this venv's dev-only packages (cryptography, say)."""
+    from infra.bundling import RUNTIME_PROVIDED
+
+    target.mkdir(parents=True)
+    for module in (*RUNTIME_PROVIDED, "six"):
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        if origin.name == "__init__.py":
+            shutil.copytree(origin.parent, target / module)
+        else:
+            shutil.copy2(origin, target / origin.name)
+    return target
+
+
 def _writable_again(tree: Path) -> None:
     for path in [tree, *tree.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o200)
@@ -133,11 +158,15 @@ def run(ctx: Context) -> Section:
         with tempfile.TemporaryDirectory(prefix="bench-bundle-") as scratch:
             installed = profiles(MODULE, os.environ, runs)
             measured: dict[str, list[ImportProfile]] = {}
+            runtime = runtime_tree(Path(scratch) / "runtime")
             for bytecode in (True, False):
                 tree = bundle_tree(Path(scratch) / f"pyc-{bytecode}", bytecode=bytecode)
-                env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
+                env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{runtime}",
+                       "PYTHONDONTWRITEBYTECODE": "1"}
                 try:
-                    measured["with" if bytecode else "without"] = profiles(MODULE, env, runs)
+                    measured["with" if bytecode else "without"] = profiles(
+                        MODULE, env, runs, isolated=True
+                    )
                 finally:
                     _writable_again(tree)
             with_pyc, no_bytecode = measured["with"], measured["without"]
@@ -187,7 +216,9 @@ def _section(ctx: Context, installed_runs: list[ImportProfile],
         "then made read-only like Lambda's `/var/task`: *with .pyc* compiled as the "
         "bundler compiles it (`unchecked-hash`), *without* as a source-only bundle, which "
         "compiles every module on every cold start because nothing can be written back. "
-        "boto3 and the standard library come precompiled, as the runtime's do.",
+        "The interpreter runs without site-packages (`-S`): beside the bundle it sees "
+        "only what the runtime ships (boto3 and its dependencies, precompiled), not this "
+        "venv's dev-only packages (cryptography, which valkey-py imports if present).",
     )
     dev_only = installed.by_package.get("cryptography")
     if dev_only:
