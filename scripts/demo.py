@@ -21,7 +21,6 @@ it prints how to start the server and exits 0, so it never hangs.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import sys
@@ -31,6 +30,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from scripts.ops.http import HttpClient, HttpError
 
 DEFAULT_PORT = 8080
 CALL_TIMEOUT = 30.0
@@ -53,12 +54,12 @@ DEMO_USER_PASSWORD = "demo user password"  # noqa: S105
 
 
 class Api:
-    """A keep-alive HTTP client that prints one line per call."""
+    """The ops CLI's HTTP client (``scripts/ops/http.py``), printing one line per call."""
 
     def __init__(self, host: str, port: int, *, token: str | None = None) -> None:
         self.host, self.port = host, port
         self.token = token
-        self._conn = http.client.HTTPConnection(host, port, timeout=CALL_TIMEOUT)
+        self._client = HttpClient(self.url, timeout=CALL_TIMEOUT)
 
     @property
     def url(self) -> str:
@@ -69,36 +70,22 @@ class Api:
         return Api(self.host, self.port, token=token)
 
     def close(self) -> None:
-        self._conn.close()
+        self._client.close()
 
     def call(self, method: str, path: str, body: Any = None, *, quiet: bool = False) -> Reply:
         headers = {"Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        started = time.perf_counter()
-        try:
-            self._conn.request(method, path, body=data, headers=headers)
-            response = self._conn.getresponse()
-            raw = response.read()
-        except (OSError, http.client.HTTPException):
-            self._conn.close()  # one retry on a fresh connection (server closed keep-alive)
-            self._conn.request(method, path, body=data, headers=headers)
-            response = self._conn.getresponse()
-            raw = response.read()
-        ms = (time.perf_counter() - started) * 1000
+        response = self._client.request(method, path, json_body=body, headers=headers)
         reply = Reply(
             status=response.status,
-            headers={k.lower(): v for k, v in response.getheaders()},
-            body=_json(raw),
-            ms=ms,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            body=_json(response.body),
+            ms=response.seconds * 1000,
         )
         if not quiet:
             print(f"    {method:6} {path:<34} -> {reply.status}  X-Cache {reply.cache:<4} "
-                  f"{ms:8.2f} ms")
+                  f"{reply.ms:8.2f} ms")
         return reply
 
 
@@ -144,7 +131,7 @@ def _answers(host: str, port: int) -> bool:
         api = Api(host, port)
         reply = api.call("GET", "/health", quiet=True)
         api.close()
-    except OSError:
+    except HttpError:
         return False
     return isinstance(reply.body, dict) and {"cache", "db"} <= set(reply.body)
 
@@ -382,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     with api_server(args.host, args.port, operator) as (api, server):
         try:
             walk(api, tag)
-        except (OSError, http.client.HTTPException) as exc:
+        except HttpError as exc:
             print(f"demo: the API stopped answering: {exc}", file=sys.stderr)
             return 1
         finally:
