@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from scripts.ops import smoke
+from scripts.ops import smoke, smoke_groups
+from scripts.ops import smoke_expect as expect
 from scripts.ops.http import Response, error_shape
 
 pytestmark = pytest.mark.unit
@@ -20,69 +21,68 @@ def response(status: int, body: Any = None, path: str = "/x", **headers: str) ->
 
 
 def test_problems_joins_only_what_went_wrong() -> None:
-    assert smoke.problems(None, None) is None
-    assert smoke.problems("a", None, "b") == "a; b"
+    assert expect.problems(None, None) is None
+    assert expect.problems("a", None, "b") == "a; b"
 
 
 def test_status_is() -> None:
-    assert smoke.status_is(response(201), 200, 201) is None
-    assert smoke.status_is(response(500, {"error": "x"}), 200) == (
+    assert expect.status_is(response(201), 200, 201) is None
+    assert expect.status_is(response(500, {"error": "x"}), 200) == (
         'expected 200: GET /x -> 500 {"error": "x"}'
     )
 
 
 def test_cache_is() -> None:
-    assert smoke.cache_is(response(200, X_Cache="HIT"), "HIT") is None
-    assert (
-        smoke.cache_is(response(200, X_Cache="MISS"), "HIT") == "GET /x: X-Cache MISS, expected HIT"
-    )
-    assert smoke.cache_is(response(200), "MISS") == "GET /x: X-Cache missing, expected MISS"
+    assert expect.cache_is(response(200, X_Cache="HIT"), "HIT") is None
+    missed = expect.cache_is(response(200, X_Cache="MISS"), "HIT")
+    assert missed == "GET /x: X-Cache MISS, expected HIT"
+    assert expect.cache_is(response(200), "MISS") == "GET /x: X-Cache missing, expected MISS"
 
 
 def test_error_shape_and_is_error() -> None:
     good = response(404, {"error": "not_found", "message": "product 9 not found"})
     assert error_shape(good) is None
-    assert smoke.is_error(good, 404) is None
+    assert expect.is_error(good, 404) is None
     assert 'no "message"' in (error_shape(response(400, {"error": "bad"})) or "")
     assert 'no "error" code' in (error_shape(response(400, {"message": "m"})) or "")
     assert "not a JSON object" in (error_shape(response(413, b"<html>too big</html>")) or "")
-    assert smoke.is_error(good, 400) == (
+    assert expect.is_error(good, 400) == (
         'expected 400: GET /x -> 404 {"error": "not_found", "message": "product 9 not found"}'
     )
 
 
 def test_fields_match_compares_prices_as_amounts() -> None:
     body = {"id": 1, "name": "Mug", "price": 19.9}
-    assert smoke.fields_match(body, {"name": "Mug", "price": "19.90"}) is None
-    assert smoke.fields_match({**body, "price": "19.90"}, {"price": 19.9}) is None
-    assert smoke.fields_match(body, {"price": "20"}) == "price=19.9 (expected '20')"
-    assert smoke.fields_match(body, {"price": "abc"}) is not None
-    assert smoke.fields_match([body], {"name": "Mug"}) is not None
+    assert expect.fields_match(body, {"name": "Mug", "price": "19.90"}) is None
+    assert expect.fields_match({**body, "price": "19.90"}, {"price": 19.9}) is None
+    assert expect.fields_match(body, {"price": "20"}) == "price=19.9 (expected '20')"
+    assert expect.fields_match(body, {"price": "abc"}) is not None
+    assert expect.fields_match([body], {"name": "Mug"}) is not None
 
 
 def test_limit_headers() -> None:
     full = response(200, RateLimit_Limit="100", RateLimit_Remaining="99", RateLimit_Reset="60")
-    assert smoke.limit_headers(full) is None
+    assert expect.limit_headers(full) is None
     partial = response(200, RateLimit_Limit="100", RateLimit_Remaining="x")
-    assert smoke.limit_headers(partial) == (
+    assert expect.limit_headers(partial) == (
         "/x: missing or non-numeric RateLimit-Remaining, RateLimit-Reset"
     )
 
 
 def test_retry_after() -> None:
-    assert smoke.retry_after(response(429, Retry_After="12")) is None
-    assert smoke.retry_after(response(429)) == "Retry-After missing (expected seconds)"
+    assert expect.retry_after(response(429, Retry_After="12")) is None
+    assert expect.retry_after(response(429)) == "Retry-After missing (expected seconds)"
 
 
 def test_items_and_ranking() -> None:
     items = [{"id": 3, "views": 90}, {"id": 1, "views": 90}, {"id": 2, "views": 5}]
-    assert smoke.items_of(items) == items
-    assert smoke.items_of({"products": items}) == items
-    assert smoke.items_of({"count": 3}) is None
-    assert smoke.ranked_by_views(items, 3) is None
-    assert smoke.ranked_by_views(items, 2) == "3 items for top=2"
-    assert smoke.ranked_by_views(list(reversed(items)), 3) == "not ordered by views: [5, 90, 90]"
-    assert "without integer views" in (smoke.ranked_by_views([{"id": 1}], 3) or "")
+    assert expect.items_of(items) == items
+    assert expect.items_of({"products": items}) == items
+    assert expect.items_of({"count": 3}) is None
+    assert expect.ranked_by_views(items, 3) is None
+    assert expect.ranked_by_views(items, 2) == "3 items for top=2"
+    assert expect.ranked_by_views(list(reversed(items)), 3) == "not ordered by views: [5, 90, 90]"
+    assert "without integer views" in (expect.ranked_by_views([{"id": 1}], 3) or "")
 
 
 @pytest.mark.parametrize(
@@ -97,7 +97,7 @@ def test_items_and_ranking() -> None:
     ],
 )
 def test_sliding_refresh(seen: dict[str, Any], ok: bool) -> None:
-    assert (smoke.sliding_refresh(1800, seen) is None) is ok
+    assert (expect.sliding_refresh(1800, seen) is None) is ok
 
 
 def test_find_key_searches_nested_bodies() -> None:
@@ -105,15 +105,15 @@ def test_find_key_searches_nested_bodies() -> None:
         "classes": {"product": {"hits": 3, "misses": 1, "hit_ratio": 0.75}},
         "server": {"maxmemory_policy": "allkeys-lfu"},
     }
-    assert smoke.find_key(stats, "hit_ratio")
-    assert smoke.find_key([stats], "maxmemory_policy")
-    assert not smoke.find_key(stats, "evictions")
+    assert expect.find_key(stats, "hit_ratio")
+    assert expect.find_key([stats], "maxmemory_policy")
+    assert not expect.find_key(stats, "evictions")
 
 
 def test_groups_cover_every_route_of_the_contract() -> None:
     import inspect
 
-    source = inspect.getsource(smoke)
+    source = inspect.getsource(smoke_groups)
     for route in (
         '"/health"',
         "/products/{pid}",
