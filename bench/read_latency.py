@@ -27,8 +27,9 @@ from bench.report import (
     fmt_us,
     ratio,
 )
-from lambda_app.caching.cache_aside import DEFAULT_POLICIES, CacheAside, ClassPolicy
+from lambda_app.caching.cache_aside import CacheAside
 from lambda_app.caching.near_cache import NearCache, TrackingNearCache
+from lambda_app.caching.policy import DEFAULT_POLICIES, ClassPolicy
 from lambda_app.clients.valkey import build_valkey
 from scripts.ops.percentiles import percentile
 

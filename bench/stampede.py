@@ -19,8 +19,9 @@ from typing import Any
 
 from bench.context import Context, now_utc
 from bench.report import Section, Table, bar_chart, fmt_int
-from lambda_app.caching.cache_aside import DEFAULT_POLICIES, CacheAside, ClassPolicy
+from lambda_app.caching.cache_aside import CacheAside
 from lambda_app.caching.keys import KeyBuilder
+from lambda_app.caching.policy import DEFAULT_POLICIES, ClassPolicy
 from lambda_app.caching.stampede import STRATEGIES, RecomputeLock, Stampede
 from lambda_app.caching.ttl import TtlPolicy
 

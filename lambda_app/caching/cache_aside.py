@@ -36,8 +36,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from types import MappingProxyType
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from valkey.exceptions import ResponseError
@@ -48,13 +47,11 @@ from lambda_app.caching.keys import KeyBuilder
 from lambda_app.caching.leases import Leases
 from lambda_app.caching.metrics import CacheMetrics
 from lambda_app.caching.near_cache import NearCache, TrackingNearCache
+from lambda_app.caching.policy import DEFAULT_POLICIES, ClassPlan, ClassPolicy
 from lambda_app.caching.serialization import Codec, SerializationError, ValueTooLargeError
-from lambda_app.caching.stampede import STRATEGIES, RecomputeLock, Stampede, should_recompute_early
+from lambda_app.caching.stampede import RecomputeLock, should_recompute_early
 from lambda_app.caching.storage import (
-    SHAPES,
     Entry,
-    Shape,
-    Storage,
     StringStorage,
     delete_keys,
     make_storage,
@@ -86,65 +83,6 @@ class Lookup(NamedTuple):
     #: ``near`` (L1), ``cache`` (Valkey), ``loader`` (miss, loaded and cached) or
     #: ``bypass`` (cache unavailable or breaker open: loaded, not cached).
     source: Source
-
-
-@dataclass(frozen=True)
-class ClassPolicy:
-    """How one data class is cached (its TTL lives in :class:`~ttl.TtlPolicy`)."""
-
-    stampede: Stampede = "none"
-    near: bool = False
-    shape: Shape = "string"
-    #: Cache "not found" answers (the negative-caching marker).
-    negative: bool = True
-    #: Fill misses under the write side's leases (:mod:`leases`): for classes whose rows
-    #: writers change and invalidate, so a fill cannot outlive a concurrent write.
-    lease: bool = False
-
-    def __post_init__(self) -> None:
-        if self.stampede not in STRATEGIES:
-            raise ValueError(
-                f"unknown stampede strategy {self.stampede!r}: expected one of "
-                + ", ".join(STRATEGIES)
-            )
-        if self.shape not in SHAPES:
-            raise ValueError(
-                f"unknown storage shape {self.shape!r}: expected one of {', '.join(SHAPES)}"
-            )
-        if self.lease and self.shape != "string":
-            raise ValueError(
-                "lease=True needs shape='string': leased fills and the writers that "
-                "invalidate them use the string layout"
-            )
-
-
-DEFAULT_POLICIES: Mapping[str, ClassPolicy] = MappingProxyType(
-    {
-        "static": ClassPolicy(stampede="xfetch"),
-        "product": ClassPolicy(stampede="lock", lease=True),
-        "user": ClassPolicy(stampede="lock", lease=True),
-        "price": ClassPolicy(stampede="xfetch"),
-        "session": ClassPolicy(stampede="none", lease=True),
-        "config": ClassPolicy(stampede="xfetch"),
-        "query": ClassPolicy(stampede="xfetch"),
-        "dashboard": ClassPolicy(stampede="xfetch"),
-    }
-)
-
-
-@dataclass
-class _Plan:
-    """Everything resolved once per data class, so ``get`` does no lookups by name."""
-
-    name: str
-    policy: ClassPolicy
-    storage: Storage
-    sliding: bool
-    local: NearCache | None = None
-    tracking: TrackingNearCache | None = None
-    tracked_storage: Storage | None = field(default=None, repr=False)
-    #: Leased classes: the storage as strings (fills go through :class:`Leases`).
-    leased: StringStorage | None = field(default=None, repr=False)
 
 
 def _now_ms() -> int:
@@ -185,7 +123,7 @@ class CacheAside:
         self.channel = self.keys.channel(DEFAULT_CHANNEL_NAME)
         self._clock_ms = clock_ms
         chosen = dict(DEFAULT_POLICIES if policies is None else policies)
-        self._plans: dict[str, _Plan] = {}
+        self._plans: dict[str, ClassPlan] = {}
         for name in self.ttl.data_classes:
             self._plans[name] = self._plan(name, chosen.pop(name, ClassPolicy()))
         if chosen:
@@ -195,10 +133,10 @@ class CacheAside:
             )
         self._any_leased = any(plan.leased is not None for plan in self._plans.values())
 
-    def _plan(self, name: str, policy: ClassPolicy) -> _Plan:
+    def _plan(self, name: str, policy: ClassPolicy) -> ClassPlan:
         storage = make_storage(policy.shape, self.client, self.codec)
         sliding = self.ttl.is_sliding(name)
-        plan = _Plan(name, policy, storage, sliding)
+        plan = ClassPlan(name, policy, storage, sliding)
         if policy.lease:
             assert isinstance(storage, StringStorage)  # ClassPolicy checked the shape
             plan.leased = storage
@@ -344,27 +282,27 @@ class CacheAside:
 
     # Internals ---------------------------------------------------------------------
 
-    def _get_plan(self, data_class: str) -> _Plan:
+    def _get_plan(self, data_class: str) -> ClassPlan:
         plan = self._plans.get(data_class)
         if plan is None:
             self.ttl.check(data_class)  # raises UnknownDataClassError
             raise AssertionError(data_class)  # pragma: no cover
         return plan
 
-    def _read(self, plan: _Plan, key: str) -> tuple[Entry | None, bool]:
+    def _read(self, plan: ClassPlan, key: str) -> tuple[Entry | None, bool]:
         if plan.tracking is not None and plan.tracked_storage is not None:
             return plan.tracking.read(plan.tracked_storage, key)
         touch = self.ttl.ttl_ms(plan.name) if plan.sliding else None
         return plan.storage.read(key, touch_ms=touch), False
 
-    def _read_quiet(self, plan: _Plan, key: str) -> Entry | None:
+    def _read_quiet(self, plan: ClassPlan, key: str) -> Entry | None:
         """A re-read while waiting for a lock; unreadable entries count as absent."""
         try:
             return self._read(plan, key)[0]
         except _UNUSABLE:
             return None
 
-    def _keep_negative_ttl(self, plan: _Plan, key: str) -> None:
+    def _keep_negative_ttl(self, plan: ClassPlan, key: str) -> None:
         """The sliding read just gave a not-found marker the class TTL; put the short
         negative TTL back (rare: only negative hits of sliding classes pay this)."""
         try:
@@ -373,7 +311,7 @@ class CacheAside:
             self._cache_failed(plan, "expire", exc)
 
     def _hit(
-        self, plan: _Plan, key: str, entry: Entry, source: Source, generation: int
+        self, plan: ClassPlan, key: str, entry: Entry, source: Source, generation: int
     ) -> Lookup:
         """Answer from a cached entry (copied into the near cache, if the class has one)."""
         if plan.local is not None:
@@ -382,31 +320,31 @@ class CacheAside:
             self._keep_negative_ttl(plan, key)
         return self._answer(plan, entry, source)
 
-    def _answer(self, plan: _Plan, entry: Entry, source: Source) -> Lookup:
+    def _answer(self, plan: ClassPlan, entry: Entry, source: Source) -> Lookup:
         if entry.found:
             self.metrics.hit(plan.name, near=source == "near")
         else:
             self.metrics.incr(plan.name, "negative_hits")
         return Lookup(entry.value, True, entry.found, source)
 
-    def _cache_failed(self, plan: _Plan, what: str, exc: BaseException) -> None:
+    def _cache_failed(self, plan: ClassPlan, what: str, exc: BaseException) -> None:
         self.breaker.record_failure()
         self.metrics.incr(plan.name, "errors")
         logger.warning("cache %s failed for %s: %s", what, plan.name, exc)
 
-    def _load(self, plan: _Plan, loader: Loader) -> tuple[Any, int]:
+    def _load(self, plan: ClassPlan, loader: Loader) -> tuple[Any, int]:
         """Run the loader, timed and counted; its exceptions propagate (never cached)."""
         value, elapsed_ms = self.metrics.timed_load(plan.name, loader)
         return value, max(1, round(elapsed_ms))
 
-    def _bypass(self, plan: _Plan, loader: Loader) -> Lookup:
+    def _bypass(self, plan: ClassPlan, loader: Loader) -> Lookup:
         self.metrics.incr(plan.name, "bypassed")
         self.metrics.incr(plan.name, "misses")
         value, _ = self._load(plan, loader)
         return Lookup(value, False, value is not None, "bypass")
 
     def _load_and_store(
-        self, plan: _Plan, key: str, loader: Loader, generation: int, *, early: bool = False
+        self, plan: ClassPlan, key: str, loader: Loader, generation: int, *, early: bool = False
     ) -> Lookup:
         """Load and fill; a leased class first takes the key's lease (one round trip that
         also returns a value stored meanwhile). ``early``: an XFetch recompute of a value
@@ -427,7 +365,7 @@ class CacheAside:
         return Lookup(value, False, value is not None, "loader")
 
     def _take_lease(
-        self, plan: _Plan, strings: StringStorage, key: str, early: bool
+        self, plan: ClassPlan, strings: StringStorage, key: str, early: bool
     ) -> tuple[Entry | None, str | None]:
         """The entry stored meanwhile, or the lease to fill under (taken before the load,
         so any write committed after it fences the fill off)."""
@@ -443,7 +381,7 @@ class CacheAside:
             logger.info("unreadable cache entry %s, replacing it: %s", key, exc)
             return None, self.leases.renew(key)
 
-    def _renew(self, plan: _Plan, key: str) -> str | None:
+    def _renew(self, plan: ClassPlan, key: str) -> str | None:
         """A writer's lease (fences off every fill in flight); None if the cache failed."""
         if not self.breaker.allow():
             return None
@@ -455,7 +393,7 @@ class CacheAside:
         self.breaker.record_success()
         return token
 
-    def _get_locked(self, plan: _Plan, key: str, loader: Loader, generation: int) -> Lookup:
+    def _get_locked(self, plan: ClassPlan, key: str, loader: Loader, generation: int) -> Lookup:
         lock_key = self.keys.companion(key, "lock")
         entry: Entry | None = None
         try:
@@ -482,7 +420,7 @@ class CacheAside:
         finally:
             self._release(plan, lock_key, token)
 
-    def _release(self, plan: _Plan, lock_key: str, token: str) -> None:
+    def _release(self, plan: ClassPlan, lock_key: str, token: str) -> None:
         try:
             self.lock.release(lock_key, token)
         except VALKEY_ERRORS as exc:  # the lease expires by itself
@@ -490,7 +428,7 @@ class CacheAside:
 
     def _store(
         self,
-        plan: _Plan,
+        plan: ClassPlan,
         key: str,
         value: Any,
         delta_ms: int,
@@ -529,7 +467,9 @@ class CacheAside:
             plan.local.put(key, entry, ttl_ms, generation)
         return stored
 
-    def _write(self, plan: _Plan, key: str, entry: Entry, ttl_ms: int, token: str | None) -> bool:
+    def _write(
+        self, plan: ClassPlan, key: str, entry: Entry, ttl_ms: int, token: str | None
+    ) -> bool:
         """One write; a leased class's is a compare-and-set under ``token`` (False: a
         writer invalidated the key since the lease was taken, so the entry may be stale)."""
         if plan.leased is None:

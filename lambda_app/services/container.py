@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambda_app.caching.aggregates import AggregateCache
-from lambda_app.caching.cache_aside import DEFAULT_POLICIES, CacheAside, ClassPolicy
+from lambda_app.caching.cache_aside import CacheAside
 from lambda_app.caching.events import DEFAULT_CHANNEL_NAME, publish_invalidation
 from lambda_app.caching.invalidation import Announcer, GroupVersions, Invalidator
 from lambda_app.caching.keys import KeyBuilder
 from lambda_app.caching.near_cache import NearCache
+from lambda_app.caching.policy import DEFAULT_POLICIES, ClassPolicy
 from lambda_app.caching.rate_limit import RateLimiter
 from lambda_app.caching.sessions import SessionStore
 from lambda_app.caching.storage import StringStorage

@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lambda_app.caching.cache_aside import DEFAULT_POLICIES, CacheAside, ClassPolicy
+from lambda_app.caching.cache_aside import CacheAside
 from lambda_app.caching.keys import KeyBuilder
+from lambda_app.caching.policy import DEFAULT_POLICIES, ClassPolicy
 from lambda_app.caching.serialization import Codec, ValueTooLargeError
 from lambda_app.caching.storage import Entry, make_storage
 from lambda_app.caching.ttl import TtlPolicy, UnknownDataClassError

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from lambda_app.caching.cache_aside import DEFAULT_POLICIES, CacheAside, ClassPolicy
+from lambda_app.caching.cache_aside import CacheAside
 from lambda_app.caching.keys import KeyBuilder
 from lambda_app.caching.leases import Leases
 from lambda_app.caching.near_cache import NearCache
+from lambda_app.caching.policy import DEFAULT_POLICIES, ClassPolicy
 from lambda_app.caching.storage import StringStorage
 from lambda_app.caching.write_through import WriteThrough
 from lambda_app.data.repositories import ProductRepository

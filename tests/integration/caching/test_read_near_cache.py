@@ -17,9 +17,10 @@ import pytest
 import valkey
 from valkey.cluster import ValkeyCluster
 
-from lambda_app.caching.cache_aside import DEFAULT_POLICIES, CacheAside, ClassPolicy
+from lambda_app.caching.cache_aside import CacheAside
 from lambda_app.caching.keys import KeyBuilder
 from lambda_app.caching.near_cache import NearCache, TrackingNearCache
+from lambda_app.caching.policy import DEFAULT_POLICIES, ClassPolicy
 
 pytestmark = pytest.mark.integration
 
