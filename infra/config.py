@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from lambda_app import metric_names
 from lambda_app.caching.storage import HASH_MAX_LISTPACK_VALUE
+from lambda_app.flags import parse_flag
 from lambda_app.settings import MAXMEMORY_POLICIES
 
 T = TypeVar("T")
@@ -92,8 +93,6 @@ _MAINTENANCE_WINDOW = re.compile(rf"^{_DAY}:{_WINDOW_TIME}-{_DAY}:{_WINDOW_TIME}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DB_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _METRIC_NAMESPACE = re.compile(r"^[A-Za-z0-9._/#:-]{1,255}$")
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
 _NULL = ("", "null", "none")
 _SECTIONS = ("network", "valkey", "mysql", "functions", "api", "monitoring")
 
@@ -708,6 +707,7 @@ def _parse_flag(key: str, raw: Any) -> bool:
     """JSON booleans from cdk.json; true/false, 1/0, yes/no, on/off strings from ``-c``."""
     if isinstance(raw, bool):
         return raw
-    if isinstance(raw, str) and raw.strip().lower() in _TRUE + _FALSE:
-        return raw.strip().lower() in _TRUE
+    parsed = parse_flag(raw) if isinstance(raw, str) else None
+    if parsed is not None:
+        return parsed
     raise ConfigError(key, f"invalid value {raw!r}", "true or false")

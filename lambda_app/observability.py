@@ -24,6 +24,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lambda_app import metric_names as names
+from lambda_app.flags import parse_flag
 
 __all__ = [
     "NAMESPACE",
@@ -40,7 +41,6 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_TRUE = {"1", "true", "yes", "on"}
 SERVICE = os.environ.get(names.SERVICE_ENV) or names.DEFAULT_SERVICE
 NAMESPACE = os.environ.get(names.NAMESPACE_ENV) or names.DEFAULT_NAMESPACE
 
@@ -52,7 +52,7 @@ def in_lambda() -> bool:
 
 def tracing_enabled() -> bool:
     """Tracing runs in Lambda unless ``POWERTOOLS_TRACE_DISABLED`` says otherwise."""
-    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in _TRUE
+    disabled = parse_flag(os.environ.get("POWERTOOLS_TRACE_DISABLED", "")) is True
     return in_lambda() and not disabled
 
 

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from lambda_app import metric_names
 from lambda_app.clients.errors import ConfigError
+from lambda_app.flags import parse_flag
 
 T = TypeVar("T")
 
@@ -49,8 +50,6 @@ DEFAULT_TTLS: Mapping[str, int] = {
     "dashboard": 300,
 }
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
 
 def _shown(bound: float) -> str:
@@ -80,12 +79,12 @@ class _Env:
         value = self.raw(name)
         if value is None:
             return default
-        lowered = value.lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise ConfigError(name, value, "true or false (also 1/0, yes/no, on/off)")
+        if not value.strip():
+            return False  # set but empty: off
+        parsed = parse_flag(value)
+        if parsed is None:
+            raise ConfigError(name, value, "true or false (also 1/0, yes/no, on/off)")
+        return parsed
 
     def number(
         self,

@@ -12,12 +12,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lambda_app.flags import parse_flag
+
 Facts = Mapping[str, Any]
 
 MIN_VALKEY_VERSION = (8, 0)
 DEFAULT_POLICY = "allkeys-lfu"
 DEFAULT_AUTH = "none"
-_TRUTHY = {"1", "on", "true", "yes"}
 #: Metric namespaces an alarm must watch, by what they watch.
 ALARM_NAMESPACES = {
     "cache": ("AWS/ElastiCache",),
@@ -124,7 +125,7 @@ def db_encrypted(instance: Facts) -> Verdict:
 
 def db_tls(parameters: Mapping[str, str]) -> Verdict:
     value = parameters.get("require_secure_transport")
-    ok = str(value).lower() in _TRUTHY
+    ok = parse_flag(str(value)) is True
     return Verdict(
         ok, f"require_secure_transport={value if value is not None else 'default (off)'}"
     )
