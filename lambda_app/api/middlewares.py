@@ -93,11 +93,10 @@ def _raw_body(app: APIGatewayHttpResolver) -> bytes:
 
 
 def _takes_body(app: APIGatewayHttpResolver) -> bool:
-    from lambda_app.api.operations import find
-
-    event = app.current_event
-    operation = find(event.http_method, event.path)
-    return operation is not None and operation.takes_body
+    # The matched route, from Powertools' context: building the OpenAPI document to ask
+    # api.operations would cost the first request of every environment ~125 ms.
+    route = app.context.get("_route")
+    return bool(route is not None and route.dependant.body_params)
 
 
 def check_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:

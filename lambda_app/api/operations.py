@@ -1,6 +1,8 @@
 """The API's operations as its OpenAPI document states them: which methods each path
-takes and which take a body. One public source for the access check, the 405's
-``Allow`` header and the body check, instead of Powertools' private route tables.
+takes and which take a body. The public source for the access check and the 405's
+``Allow`` header, instead of Powertools' private route tables. Building the document
+costs ~125 ms once per process, so only paths that are rare in a healthy deployment use
+it: an unsigned operator call (API Gateway refuses those first) and a wrong method.
 """
 
 from __future__ import annotations
