@@ -145,9 +145,14 @@ def test_missing_unknown_or_malformed_tokens_are_401(api, header) -> None:
 
 def test_login_attempts_are_limited_per_address_and_per_email(api, caller) -> None:
     """Credential stuffing: many emails from one address, or one email from many."""
-    from lambda_app.settings import get_settings
+    from tests.integration.api.harness import environment
 
-    limit = get_settings().rate_limit.login_requests
+    limit = 3
+    with environment({**api, "LOGIN_RATE_LIMIT_REQUESTS": str(limit)}):
+        _limited_logins(caller, limit)
+
+
+def _limited_logins(caller: str, limit: int) -> None:
     user = _user(caller)
     statuses = [_login(user["email"], "wrong password here", source_ip="203.0.113.9").status
                 for _ in range(limit + 1)]
