@@ -18,8 +18,6 @@ from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
 
 from lambda_app.data.schema import MAX_ID, MAX_PRICE
 
-__all__ = ["MAX_ID", "MAX_PRICE"]
-
 MAX_DESCRIPTION = 10_000
 
 #: C0 and C1 control characters but tab, line feed and carriage return.

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from lambda_app.api.fields import MAX_ID
+from lambda_app.data.schema import MAX_ID
 
 #: Ids are MySQL INT: positive, at most 2147483647.
 PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="a positive integer id")]
