@@ -23,7 +23,6 @@ import os
 import platform
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -69,7 +68,8 @@ def _names(values: list[str] | None) -> list[str]:
 def own_database(settings: Settings) -> Settings:
     """The benchmarks' own database beside the app's (``<DB_NAME>_bench``): the seed they
     need replaces data, and a developer's ``make serve`` data must survive ``make bench``."""
-    return replace(settings, db=replace(settings.db, name=f"{settings.db.name}{DB_SUFFIX}"))
+    bench_db = settings.db.model_copy(update={"name": f"{settings.db.name}{DB_SUFFIX}"})
+    return settings.model_copy(update={"db": bench_db})
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,7 +15,6 @@ differ. Measured in one run, each path's median over repeats that alternate the 
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -170,7 +169,7 @@ def through_proxy(ctx: Context, one_way_ms: float, rows: Sequence[Row], repeats:
     settings = ctx.settings.valkey
     with DelayProxy(settings.host, settings.port, one_way_ms=one_way_ms,
                     max_seconds=PROXY_MAX_SECONDS, max_bytes=PROXY_MAX_BYTES) as (host, port):
-        client = build_valkey(dataclasses.replace(settings, host=host, port=port))
+        client = build_valkey(settings.model_copy(update={"host": host, "port": port}))
         try:
             warmer = Warmer(client, keys=ctx.keys, storage=StringStorage(client))
             pings = ping_times(client.ping, RTT_PINGS)

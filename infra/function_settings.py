@@ -19,7 +19,7 @@ def function_environment(
 ) -> dict[str, str]:
     """Environment variables shared by the api, warmer and migrate functions."""
     functions = config.functions
-    environment = {
+    environment: dict[str, str] = {
         "VALKEY_HOST": cache.host,
         "VALKEY_PORT": str(cache.port),
         "VALKEY_TLS": "true",
@@ -53,7 +53,7 @@ def function_environment(
         # default; the bundle ships in the asset. RDS Proxy uses public Amazon roots.
         environment["DB_CA_FILE"] = f"{LAMBDA_TASK_ROOT}/{RDS_CA_BUNDLE}"
     # Tunables (TTLs, timeouts...); config only accepts names that are not derived above.
-    environment.update(functions.settings)
+    environment.update(functions.settings.items())
     return environment
 
 

@@ -12,7 +12,6 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
-from infra.config import METRIC_DATA_CLASSES
 from infra.constructs.monitored import (
     PERIOD,
     MonitoredResources,
@@ -21,6 +20,7 @@ from infra.constructs.monitored import (
     node_metrics,
 )
 from lambda_app import metric_names as names
+from lambda_app.metric_names import GRAPHED_DATA_CLASSES
 
 WIDTH = 8
 HEIGHT = 6
@@ -142,7 +142,7 @@ class OperationsDashboard(Construct):
                 "App cache hits and misses by data class",
                 [
                     app_cache_metric(resources, metric_name, data_class)
-                    for data_class in METRIC_DATA_CLASSES
+                    for data_class in GRAPHED_DATA_CLASSES
                     for metric_name in (names.CACHE_HITS, names.CACHE_MISSES)
                 ],
                 stacked=True,

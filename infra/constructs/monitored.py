@@ -14,10 +14,10 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_lambda as lambda_
 
-from infra.config import METRIC_DATA_CLASSES
 from infra.constructs.mysql_database import MysqlDatabase
 from infra.constructs.valkey_cache import ValkeyCache
 from lambda_app import metric_names as names
+from lambda_app.metric_names import GRAPHED_DATA_CLASSES
 
 PERIOD = Duration.minutes(5)
 ELASTICACHE = "AWS/ElastiCache"
@@ -84,7 +84,7 @@ def app_cache_metric(resources: MonitoredResources, metric_name: str, data_class
 def app_hit_rates(resources: MonitoredResources) -> list[cw.MathExpression]:
     """Hit rate (%) per data class: hits / (hits + misses)."""
     rates = []
-    for data_class in METRIC_DATA_CLASSES:
+    for data_class in GRAPHED_DATA_CLASSES:
         rates.append(
             cw.MathExpression(
                 # Ids are unique per class: one graph holds every class's expression.

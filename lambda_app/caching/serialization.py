@@ -35,12 +35,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lambda_app.settings import CacheSettings
-
-LargeValues = Literal["compress", "skip"]
+    from lambda_app.settings import CacheSettings, LargeValues
 
 TAGGED = ord("T")
 COMPRESSED = ord("Z")

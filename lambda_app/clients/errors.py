@@ -8,14 +8,33 @@ from __future__ import annotations
 
 
 class ConfigError(ValueError):
-    """A setting is missing or malformed; names the variable and what it expects."""
+    """A setting is missing or malformed; names where it came from and what it accepts.
 
-    def __init__(self, name: str, value: str, expected: str) -> None:
+    The one configuration error of the project: the runtime's environment variables
+    (``name`` is the variable) and the stack's CDK context (``name`` is the context key,
+    shown as ``context key '...'``) both raise it. ``reason`` replaces "got <value>" when
+    the value is fine alone but not with another one.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        value: object,
+        expected: str,
+        *,
+        reason: str | None = None,
+        context_key: bool = False,
+    ) -> None:
         self.name = name
         self.value = value
         self.expected = expected
-        shown = f"{value!r}" if value else "missing"
-        super().__init__(f"{name}: expected {expected}, got {shown}")
+        where = f"context key '{name}'" if context_key else name
+        if reason is not None:
+            message = f"{where}: {reason}; expected {expected}"
+        else:
+            shown = "missing" if value is None or value == "" else repr(value)
+            message = f"{where}: expected {expected}, got {shown}"
+        super().__init__(message)
 
 
 class ServerUnavailable(RuntimeError):

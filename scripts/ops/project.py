@@ -1,6 +1,6 @@
 """Where the project's deployment facts live: environments, stack names, output keys.
 
-The CDK app owns these facts (cdk.json context, read by infra/config.py); this module is
+The CDK app owns these facts (cdk.json context, read by infra/config/); this module is
 the one place the CLI reads or mirrors them, so a rename in infra is a one-line change
 here. Stack names follow ``ConfiguredStack``: ``<project>-<env>-<part>`` (lowercase part).
 """

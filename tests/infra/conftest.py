@@ -7,7 +7,6 @@ stack-level test (assertions, cdk-nag, cfn-lint) reads the same cloud assembly.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,9 +46,8 @@ def config_for(env: str = "dev", **overrides: Any) -> AppConfig:
 
 def with_section(config: AppConfig, section: str, **changes: Any) -> AppConfig:
     """``config`` with some fields of one section replaced (construct variants)."""
-    return dataclasses.replace(
-        config, **{section: dataclasses.replace(getattr(config, section), **changes)}
-    )
+    changed = getattr(config, section).model_copy(update=changes)
+    return config.model_copy(update={section: changed})
 
 
 @dataclass

@@ -33,12 +33,15 @@ def run_app(**overrides: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"env": "qa"}, "context key 'env': unknown environment 'qa'; allowed: dev, prod"),
+        (
+            {"env": "qa"},
+            "context key 'env': expected an environment of cdk.json: dev, prod, got 'qa'",
+        ),
         (
             {"valkey.maxmemory_policy": "lru"},
-            "context key 'valkey.maxmemory_policy': unknown value 'lru'; allowed: one of "
+            "context key 'valkey.maxmemory_policy': expected one of "
             "noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, "
-            "volatile-lfu, volatile-random, volatile-ttl",
+            "volatile-lfu, volatile-random, volatile-ttl, got 'lru'",
         ),
     ],
 )

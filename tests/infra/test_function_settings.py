@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
+from typing import get_args
 
 import pytest
 
 from infra.bundling import LAMBDA_TASK_ROOT, RDS_CA_BUNDLE
+from infra.config.sections import TunableSetting
 from infra.constructs.mysql_database import DatabaseEndpoint
 from infra.constructs.valkey_cache import CacheEndpoint
-from infra.deployment import PROJECT_ROOT
 from infra.function_settings import function_environment
-from lambda_app.settings import DEFAULT_TTLS, Settings
+from lambda_app.settings import ENVIRONMENT_VARIABLES, Settings
 
 from .conftest import config_for, with_section
 
@@ -35,15 +35,17 @@ IAM_CACHE = CacheEndpoint(
     password_secret_arn=None,
 )
 DIRECT_DB = DatabaseEndpoint(
-    host="db.local", port=3306, name="app", secret_arn="arn:db-secret", via_proxy=False,
+    host="db.local",
+    port=3306,
+    name="app",
+    secret_arn="arn:db-secret",
+    via_proxy=False,
     master_secret_arn="arn:db-master",
 )
 
 
 def contract_names() -> set[str]:
-    source = (PROJECT_ROOT / "lambda_app" / "settings.py").read_text()
-    names = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', source))
-    return names | {f"TTL_{name.upper()}" for name in DEFAULT_TTLS} | POWERTOOLS_VARIABLES
+    return set(ENVIRONMENT_VARIABLES) | POWERTOOLS_VARIABLES
 
 
 def test_every_variable_belongs_to_the_settings_contract() -> None:
@@ -81,7 +83,11 @@ def test_password_cluster_and_proxy_variant() -> None:
         password_secret_arn="arn:auth-token",
     )
     database = DatabaseEndpoint(
-        host="proxy.local", port=3306, name="app", secret_arn="arn:db", via_proxy=True,
+        host="proxy.local",
+        port=3306,
+        name="app",
+        secret_arn="arn:db",
+        via_proxy=True,
         master_secret_arn="arn:db-master",
     )
     config = with_section(config_for("prod"), "functions", tracing=False)
@@ -116,3 +122,7 @@ def test_only_the_migrator_is_given_the_master_credentials() -> None:
     assert set(migrator) - contract_names() == set()
     parsed = Settings.from_env({**migrator, "AWS_REGION": "us-east-1"})
     assert parsed.db.app_secret_arn == "arn:db-secret"
+
+
+def test_every_tunable_setting_is_a_variable_the_runtime_reads() -> None:
+    assert set(get_args(TunableSetting)) <= ENVIRONMENT_VARIABLES

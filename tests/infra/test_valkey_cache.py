@@ -8,8 +8,8 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Match, Template
 
-from infra.config import EVICTION_POLICIES
 from infra.constructs.valkey_cache import ValkeyCache, parameter_group_properties
+from lambda_app.settings import MAXMEMORY_POLICIES as EVICTION_POLICIES
 
 from .conftest import ConstructStack, config_for, properties_of, with_section
 
