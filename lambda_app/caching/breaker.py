@@ -123,6 +123,12 @@ class CircuitBreaker:
         except VALKEY_ERRORS:
             self.record_failure()
             raise
+        except BaseException:
+            # The server answered (an error reply, an undecodable value): it is up. Not
+            # recording that would leave a half-open trial in flight, and the breaker
+            # refusing every call until the process restarts.
+            self.record_success()
+            raise
         self.record_success()
         return result
 

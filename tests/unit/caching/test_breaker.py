@@ -6,7 +6,9 @@ import threading
 
 import pytest
 
-from lambda_app.caching.breaker import CircuitBreaker
+from valkey.exceptions import ResponseError
+
+from lambda_app.caching.breaker import BreakerState, CircuitBreaker
 from lambda_app.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -134,3 +136,20 @@ def test_validation_and_settings():
     settings = Settings.from_env({"CACHE_BREAKER_FAILURES": "7", "CACHE_BREAKER_COOLDOWN": "2.5"})
     breaker = CircuitBreaker.from_settings(settings.cache)
     assert (breaker.failure_threshold, breaker.cooldown_s) == (7, 2.5)
+
+
+def test_a_trial_answered_with_an_error_reply_closes_the_breaker() -> None:
+    """An error reply means the server is up; a half-open trial that got one must not
+    stay "in flight" and keep the breaker refusing every later call."""
+    now = [0.0]
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_s=1.0, clock=lambda: now[0])
+    breaker.record_failure()
+    now[0] = 2.0
+
+    def answered_with_an_error() -> None:
+        raise ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
+
+    with pytest.raises(ResponseError):
+        breaker.call(answered_with_an_error)
+    assert breaker.allow()
+    assert breaker.state is BreakerState.CLOSED
