@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import BaseModel
 
 from lambda_app.api.headers import add_headers
-from lambda_app.caching.cache_aside import Lookup
+from lambda_app.caching.lookup import Lookup
 from lambda_app.services import Services, get_services
 from lambda_app.services.errors import NotFound
 

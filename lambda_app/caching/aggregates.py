@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lambda_app.caching.cache_aside import CacheAside, Lookup
+from lambda_app.caching.cache_aside import CacheAside
+from lambda_app.caching.lookup import Lookup
 
 Params = Mapping[str, str | int]
 

@@ -27,9 +27,12 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_app.caching.keys import DEFAULT_PREFIX, KeyBuilder
+
+if TYPE_CHECKING:
+    from lambda_app.clients.valkey import CacheClient
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ def decode_message(data: bytes | str) -> list[str] | None:
 
 
 def publish_invalidation(
-    client: Any, keys: Iterable[str], *, channel: str = DEFAULT_CHANNEL
+    client: CacheClient, keys: Iterable[str], *, channel: str = DEFAULT_CHANNEL
 ) -> int:
     """Tell every instance to drop ``keys`` locally; returns how many subscribers got it."""
     names = list(keys)
@@ -67,7 +70,7 @@ def publish_invalidation(
     return int(client.publish(channel, encode_message(names)))
 
 
-def publish_flush(client: Any, *, channel: str = DEFAULT_CHANNEL) -> int:
+def publish_flush(client: CacheClient, *, channel: str = DEFAULT_CHANNEL) -> int:
     """Tell every instance to drop its whole local cache."""
     return int(client.publish(channel, FLUSH))
 
@@ -82,7 +85,7 @@ class InvalidationSubscriber:
 
     def __init__(
         self,
-        client: Any,
+        client: CacheClient,
         on_keys: Callable[[list[str]], Any],
         *,
         channel: str = DEFAULT_CHANNEL,

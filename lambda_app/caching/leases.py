@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 from lambda_app.caching.arguments import whole_number
 from lambda_app.caching.keys import KeyBuilder
 from lambda_app.caching.storage import delete_keys
-from lambda_app.clients.valkey import ValkeyClient
+from lambda_app.clients.valkey import CacheClient
 
 #: How long a lease (fill token) lives; a fill slower than this simply fails (a miss).
 DEFAULT_LEASE_MS = 30_000
@@ -100,15 +100,15 @@ class Leases:
     """
 
     def __init__(
-        self, client: ValkeyClient, keys: KeyBuilder | None = None, *,
+        self, client: CacheClient, keys: KeyBuilder | None = None, *,
         lease_ms: int = DEFAULT_LEASE_MS,
     ) -> None:
         self.client = client
         self.keys = keys or KeyBuilder()
         self.lease_ms = whole_number("lease_ms", lease_ms)
-        self._read = client.register_script(READ_LUA)  # type: ignore[misc]
-        self._fill = client.register_script(FILL_LUA)  # type: ignore[misc]
-        self._renew = client.register_script(RENEW_LUA)  # type: ignore[misc]
+        self._read = client.register_script(READ_LUA)
+        self._fill = client.register_script(FILL_LUA)
+        self._renew = client.register_script(RENEW_LUA)
 
     def lease_key(self, key: str) -> str:
         """Where the lease of ``key`` lives (same cluster slot)."""

@@ -26,11 +26,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_app.caching.events import DEFAULT_CHANNEL, InvalidationSubscriber
 from lambda_app.caching.serialization import Codec
 from lambda_app.caching.storage import Entry, Shape, Storage, StringStorage, make_storage
+
+if TYPE_CHECKING:
+    from lambda_app.clients.valkey import CacheClient, TrackingClient
 
 
 class NearCache:
@@ -105,7 +108,7 @@ class NearCache:
             self._generation += 1
             self._data.clear()
 
-    def listen(self, client: Any, channel: str = DEFAULT_CHANNEL) -> InvalidationSubscriber:
+    def listen(self, client: CacheClient, channel: str = DEFAULT_CHANNEL) -> InvalidationSubscriber:
         """Start the background subscriber that applies invalidation messages here."""
         if self.subscriber is None:
             self.channel = channel
@@ -121,7 +124,7 @@ class NearCache:
         self.clear()
 
 
-def is_tracking_client(client: Any) -> bool:
+def is_tracking_client(client: object) -> bool:
     """Whether valkey-py was built with client-side caching (RESP3 tracking)."""
     pool = getattr(client, "connection_pool", None)
     if pool is not None:
@@ -136,7 +139,7 @@ def is_tracking_client(client: Any) -> bool:
 class TrackingNearCache:
     """L1 kept by valkey-py's RESP3 client tracking; decoded entries memoised by reply."""
 
-    def __init__(self, client: Any, *, memo_size: int = 1024) -> None:
+    def __init__(self, client: TrackingClient, *, memo_size: int = 1024) -> None:
         if not is_tracking_client(client):
             raise ValueError(
                 "TrackingNearCache needs a client built with protocol=3 and cache_enabled=True"

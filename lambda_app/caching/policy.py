@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from lambda_app.caching.near_cache import NearCache, TrackingNearCache
+from lambda_app.caching.serialization import Codec
 from lambda_app.caching.stampede import STRATEGIES, Stampede
-from lambda_app.caching.storage import SHAPES, Shape, Storage, StringStorage
+from lambda_app.caching.storage import SHAPES, Shape, Storage, StringStorage, make_storage
+from lambda_app.caching.ttl import TtlPolicy
+from lambda_app.clients.valkey import CacheClient
 
 
 @dataclass(frozen=True)
@@ -71,3 +74,59 @@ class ClassPlan:
     tracked_storage: Storage | None = field(default=None, repr=False)
     #: Leased classes: the storage as strings (fills go through :class:`Leases`).
     leased: StringStorage | None = field(default=None, repr=False)
+
+
+def build_plans(
+    ttl: TtlPolicy,
+    policies: Mapping[str, ClassPolicy],
+    client: CacheClient,
+    codec: Codec,
+    near: NearCache | TrackingNearCache | None,
+) -> dict[str, ClassPlan]:
+    """One plan per data class of ``ttl``; a policy for an unknown class is an error."""
+    chosen = dict(policies)
+    plans = {
+        name: _plan(
+            name, chosen.pop(name, ClassPolicy()), ttl=ttl, client=client, codec=codec,
+            near=near,
+        )
+        for name in ttl.data_classes
+    }
+    if chosen:
+        raise ValueError(
+            f"policy for unknown data class {sorted(chosen)[0]!r}: expected one of "
+            + ", ".join(ttl.data_classes)
+        )
+    return plans
+
+
+def _plan(
+    name: str,
+    policy: ClassPolicy,
+    *,
+    ttl: TtlPolicy,
+    client: CacheClient,
+    codec: Codec,
+    near: NearCache | TrackingNearCache | None,
+) -> ClassPlan:
+    storage = make_storage(policy.shape, client, codec)
+    sliding = ttl.is_sliding(name)
+    plan = ClassPlan(name, policy, storage, sliding)
+    if policy.lease:
+        assert isinstance(storage, StringStorage)  # ClassPolicy checked the shape
+        plan.leased = storage
+    if not policy.near:
+        return plan
+    if sliding:
+        raise ValueError(
+            f"data class {name!r} is sliding (refreshed on each hit) and cannot use the "
+            "near cache: a local hit would not refresh its TTL"
+        )
+    if near is None:
+        raise ValueError(f"data class {name!r} asks for the near cache but none was given")
+    if isinstance(near, TrackingNearCache):
+        plan.tracking = near
+        plan.tracked_storage = near.storage(policy.shape, codec)
+    else:
+        plan.local = near
+    return plan

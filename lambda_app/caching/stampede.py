@@ -7,16 +7,19 @@ data class:
 
 * :class:`RecomputeLock`: the first reader to miss takes ``SET lock NX PX lease`` and
   loads; the others wait briefly, re-reading the key with backoff, and get the value
-  the winner wrote. The wait is bounded: a waiter that sees neither value nor lock
-  takes the lock itself (the winner failed), and one that runs out of time loads on
+  the winner wrote (:mod:`claims` takes the lock and re-reads in one script, so each
+  poll is one round trip). The wait is bounded: a waiter that sees neither value nor
+  lock takes the lock itself (the winner failed), and one that runs out of time loads on
   its own (fallback), so a lost lock costs latency, never an error. Release is
   compare-and-delete on a random token, so a slow winner never frees a lock someone
   else now holds.
 * :func:`should_recompute_early` (XFetch, Vattani, Chierichetti and Lowenstein, VLDB
   2015): each reader recomputes *before* expiry with a probability that grows as expiry
   nears and with how long the recompute takes (``delta``, stored with the value):
-  ``now - delta * beta * ln(rand()) >= expiry``. Under steady traffic one reader
-  refreshes the key while everyone else still hits it; no lock, no waiting.
+  ``now - delta * beta * ln(rand()) >= expiry``. The chosen reader takes the lock
+  without waiting; if another recompute holds it, the reader serves the current value.
+  So under steady traffic one reader refreshes the key while everyone else still hits
+  it, and nobody waits.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ import random
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from lambda_app.clients.valkey import CacheClient
 
 T = TypeVar("T")
 
@@ -65,7 +71,7 @@ class RecomputeLock:
 
     def __init__(
         self,
-        client: Any,
+        client: CacheClient,
         *,
         lease_ms: int = 5_000,
         wait_ms: int = 2_000,
@@ -98,25 +104,19 @@ class RecomputeLock:
         """Delete the lock only if it still holds our token."""
         return bool(self._release(keys=[lock_key], args=[token]))
 
-    def wait(self, lock_key: str, read: Callable[[], T | None]) -> tuple[T | None, str | None]:
-        """Wait for another caller's value.
-
-        Returns ``(value, None)`` once ``read()`` returns something, ``(None, token)``
-        when the lock became free and this caller took it (now load and release), or
-        ``(None, None)`` when ``wait_ms`` ran out (load without the lock).
-        """
+    def wait(self, attempt: Callable[[], T | None]) -> T | None:
+        """Call ``attempt()`` with jittered, doubling pauses until it returns something
+        (the holder's value, or the lock once it is free), or ``None`` when ``wait_ms``
+        ran out (then load without the lock)."""
         deadline = self._clock() + self.wait_ms / 1000.0
         pause = self.poll_ms / 1000.0
         while True:
             remaining = deadline - self._clock()
             if remaining <= 0:
-                return None, None
+                return None
             # Jittered sleep so waiters do not poll in lock-step.
             self._sleep(min(remaining, pause * (0.5 + random.random())))
-            value = read()
-            if value is not None:
-                return value, None
-            token = self.acquire(lock_key)
-            if token is not None:
-                return None, token
+            settled = attempt()
+            if settled is not None:
+                return settled
             pause = min(pause * 2, self.max_poll_ms / 1000.0)

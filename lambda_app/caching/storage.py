@@ -30,9 +30,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from lambda_app.caching.serialization import Codec, SerializationError, decode, encode
+
+if TYPE_CHECKING:
+    from lambda_app.clients.valkey import CacheClient
 
 Shape = Literal["string", "hash"]
 SHAPES: tuple[Shape, ...] = ("string", "hash")
@@ -61,8 +64,20 @@ class Storage(Protocol):
         """The entry, or None on a miss; ``touch_ms`` also resets the TTL (sliding)."""
         ...
 
+    def parse(self, raw: Any) -> Entry:
+        """The shape's raw reply (bytes, or a hash's fields) -> Entry."""
+        ...
+
+    def encode(self, entry: Entry) -> Any:
+        """Entry -> what to store (bytes, or a hash's fields); raises ValueTooLargeError."""
+        ...
+
     def write(self, key: str, entry: Entry, ttl_ms: int) -> None:
         """Store with a TTL; raises ValueTooLargeError when the value must not be cached."""
+        ...
+
+    def write_raw(self, key: str, encoded: Any, ttl_ms: int) -> None:
+        """Store what :meth:`encode` returned, with a TTL."""
         ...
 
     def delete(self, keys: Sequence[str]) -> int:
@@ -70,7 +85,7 @@ class Storage(Protocol):
         ...
 
 
-def check_bytes_client(client: Any) -> None:
+def check_bytes_client(client: CacheClient) -> None:
     """Refuse a client that decodes replies: compressed payloads are binary."""
     encoder = client.get_encoder()
     if getattr(encoder, "decode_responses", False):
@@ -89,7 +104,7 @@ def _meta(entry: Entry) -> bytes:
     return b"%d,%d" % (entry.delta_ms, entry.expires_at_ms)
 
 
-def delete_keys(client: Any, keys: Sequence[str]) -> int:
+def delete_keys(client: CacheClient, keys: Sequence[str]) -> int:
     """``DEL`` many keys; valkey-py's cluster client splits them by slot itself."""
     if not keys:
         return 0
@@ -101,7 +116,7 @@ class StringStorage:
 
     shape: Shape = "string"
 
-    def __init__(self, client: Any, codec: Codec | None = None) -> None:
+    def __init__(self, client: CacheClient, codec: Codec | None = None) -> None:
         check_bytes_client(client)
         self.client = client
         self.codec = codec or Codec()
@@ -133,8 +148,13 @@ class StringStorage:
             return b"@" + _meta(entry) + b";" + body
         return body
 
+    encode = dumps
+
     def write(self, key: str, entry: Entry, ttl_ms: int) -> None:
-        self.client.set(key, self.dumps(entry), px=ttl_ms)
+        self.write_raw(key, self.dumps(entry), ttl_ms)
+
+    def write_raw(self, key: str, encoded: bytes, ttl_ms: int) -> None:
+        self.client.set(key, encoded, px=ttl_ms)
 
     def delete(self, keys: Sequence[str]) -> int:
         return delete_keys(self.client, keys)
@@ -216,7 +236,7 @@ class HashStorage:
 
     shape: Shape = "hash"
 
-    def __init__(self, client: Any, codec: Codec | None = None) -> None:
+    def __init__(self, client: CacheClient, codec: Codec | None = None) -> None:
         check_bytes_client(client)
         self.client = client
         self.codec = codec or Codec()
@@ -278,9 +298,14 @@ class HashStorage:
         out[_F_VALUE] = self.codec.dumps(value)
         return out
 
+    encode = fields
+
     def write(self, key: str, entry: Entry, ttl_ms: int) -> None:
+        self.write_raw(key, self.fields(entry), ttl_ms)
+
+    def write_raw(self, key: str, encoded: dict[bytes, bytes], ttl_ms: int) -> None:
         args: list[bytes | int] = [ttl_ms]
-        for name, raw in self.fields(entry).items():
+        for name, raw in encoded.items():
             args += (name, raw)
         self._write_script(keys=[key], args=args)
 
@@ -288,7 +313,7 @@ class HashStorage:
         return delete_keys(self.client, keys)
 
 
-def make_storage(shape: Shape, client: Any, codec: Codec | None = None) -> Storage:
+def make_storage(shape: Shape, client: CacheClient, codec: Codec | None = None) -> Storage:
     """The storage for a shape name; a clear error for anything else."""
     if shape == "string":
         return StringStorage(client, codec)

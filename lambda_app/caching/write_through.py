@@ -31,8 +31,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lambda_app.caching.breaker import CircuitBreaker
-from lambda_app.caching.cache_aside import Lookup
+from lambda_app.caching.breaker import BreakerOpen, CircuitBreaker
+from lambda_app.caching.guard import CacheGuard
 from lambda_app.caching.invalidation import Announcer, PendingInvalidations
 from lambda_app.caching.keys import KeyBuilder
 from lambda_app.caching.leases import (
@@ -44,6 +44,7 @@ from lambda_app.caching.leases import (
     Leases,
     new_token,
 )
+from lambda_app.caching.lookup import Lookup
 from lambda_app.caching.metrics import CacheMetrics
 from lambda_app.caching.serialization import SerializationError, ValueTooLargeError
 from lambda_app.caching.storage import Entry, StringStorage
@@ -99,6 +100,7 @@ class WriteThrough:
         self.storage = storage or StringStorage(client)
         self.metrics = metrics or CacheMetrics()
         self.breaker = breaker or CircuitBreaker()
+        self.guard = CacheGuard(self.breaker, self.metrics)
         self.negative = negative
         self._load = load
         self._announce = announce
@@ -142,7 +144,7 @@ class WriteThrough:
         if reply is None:
             self.metrics.incr(self.data_class, "misses")
             value = self._timed_load(id)
-            return Lookup(value, False, value is not None, "bypass"), False
+            return Lookup(value=value, hit=False, found=value is not None, source="bypass"), False
         token = reply.token
         if reply.raw is not None:
             try:
@@ -155,28 +157,30 @@ class WriteThrough:
                     self.metrics.hit(self.data_class)
                 else:
                     self.metrics.incr(self.data_class, "negative_hits")
-                return Lookup(entry.value, True, entry.found, "cache"), reply.marked
+                lookup = Lookup(value=entry.value, hit=True, found=entry.found, source="cache")
+                return lookup, reply.marked
         self.metrics.incr(self.data_class, "misses")
         value = self._timed_load(id)
         if token is not None:
             self._fill_one(key, token, value)
-        return Lookup(value, False, value is not None, "loader"), False
+        return Lookup(value=value, hit=False, found=value is not None, source="loader"), False
 
     def _cache_read(
         self, key: str, touch_ms: int | None, marker: str | None, marker_ms: int
     ) -> LeaseRead | None:
         """One round trip: the value (TTL refreshed) or a lease token; None = no cache."""
-        if not self.breaker.allow():
-            self.metrics.incr(self.data_class, "bypassed")
-            return None
-        try:
+
+        def read() -> LeaseRead:
             self.pending.flush()
-            reply = self.leases.read(key, touch_ms=touch_ms, marker=marker, marker_ms=marker_ms)
-        except VALKEY_ERRORS as exc:
-            self._cache_failed("read", key, exc)
-            return None
-        self.breaker.record_success()
-        return reply
+            return self.leases.read(key, touch_ms=touch_ms, marker=marker, marker_ms=marker_ms)
+
+        try:
+            return self.guard.call(self.data_class, "read", read)
+        except BreakerOpen:
+            self.metrics.incr(self.data_class, "bypassed")
+        except VALKEY_ERRORS:
+            pass
+        return None
 
     def _timed_load(self, id: Any) -> Row | None:
         return self.metrics.timed_load(self.data_class, lambda: self._load(id))[0]
@@ -216,18 +220,16 @@ class WriteThrough:
 
     def _renew_one(self, key: str) -> str | None:
         """Delete the value and take a fresh lease; None (and a pending retry) on failure."""
-        if not self.breaker.allow():
-            self.pending.add([key])
-            return None
-        try:
+
+        def renew() -> str:
             self.pending.flush()
-            token = self.leases.renew(key)
-        except VALKEY_ERRORS as exc:
-            self._cache_failed("invalidation", key, exc)
+            return self.leases.renew(key)
+
+        try:
+            return self.guard.call(self.data_class, "invalidation", renew)
+        except VALKEY_ERRORS:
             self.pending.add([key])
             return None
-        self.breaker.record_success()
-        return token
 
     def _fill_one(
         self, key: str, token: str, value: Row | None, *, ttl_ms: int | None = None
@@ -244,15 +246,11 @@ class WriteThrough:
             found = value is not None
             ttl_ms = self.ttl.ttl_ms(self.data_class) if found else self.ttl.negative_ms()
         try:
-            return self.leases.fill(key, token, payload, ttl_ms)
-        except VALKEY_ERRORS as exc:
-            self._cache_failed("fill", key, exc)
+            return self.guard.call(
+                self.data_class, "fill", self.leases.fill, key, token, payload, ttl_ms
+            )
+        except VALKEY_ERRORS:
             return False
-
-    def _cache_failed(self, what: str, key: str, exc: BaseException) -> None:
-        self.breaker.record_failure()
-        self.metrics.incr(self.data_class, "errors")
-        log.warning("cache %s of %s failed: %s", what, key, exc)
 
     def _announce_keys(self, keys: list[str]) -> None:
         if self._announce is None:

@@ -16,8 +16,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from lambda_app.caching.cache_aside import CacheAside, Lookup
+from lambda_app.caching.cache_aside import CacheAside
 from lambda_app.caching.invalidation import GroupVersions
+from lambda_app.caching.lookup import Lookup
 from lambda_app.caching.write_through import WriteThrough
 from lambda_app.clients.valkey import VALKEY_ERRORS
 from lambda_app.data.repositories import ProductRepository, Row
@@ -64,7 +65,7 @@ class ProductService:
                 key = self.groups.key(*TOP_GROUP, f"{by}.{n}")
             except VALKEY_ERRORS as exc:
                 log.warning("top products: cache unavailable (%s); reading the database", exc)
-                return Lookup(load(), False, True, "bypass")
+                return Lookup(value=load(), hit=False, found=True, source="bypass")
             return self.cache.get("query", key, load)
 
     def create(self, values: Mapping[str, Any]) -> Row:

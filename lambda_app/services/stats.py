@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lambda_app.caching.aggregates import AggregateCache
-from lambda_app.caching.cache_aside import Lookup
+from lambda_app.caching.lookup import Lookup
 from lambda_app.data.repositories import Row, StatsRepository
 from lambda_app.services.errors import domain_errors
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from lambda_app.auth.passwords import hash_password
-from lambda_app.caching.cache_aside import Lookup
 from lambda_app.caching.invalidation import GroupVersions
+from lambda_app.caching.lookup import Lookup
 from lambda_app.caching.sessions import SessionStore
 from lambda_app.caching.write_through import WriteThrough
 from lambda_app.clients.valkey import VALKEY_ERRORS
