@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scripts.ops.output import table as render_table
+
 RESULTS_MD = "RESULTS.md"
 RESULTS_JSON = "results.json"
 
@@ -167,20 +169,10 @@ def met_text(met: bool | None) -> str:
 # --------------------------------------------------------------------------- Markdown
 
 
-def _escape(cell: str) -> str:
-    return cell.replace("|", "\\|").replace("\n", " ")
-
-
 def markdown_table(table: Table) -> str:
-    """A GitHub-flavoured Markdown table."""
+    """A GitHub-flavoured Markdown table (the ops CLI's renderer, in Markdown)."""
     align = table.align or "l" + "r" * (len(table.headers) - 1)
-    marks = {"l": ":--", "r": "--:", "c": ":-:"}
-    lines = [
-        "| " + " | ".join(_escape(h) for h in table.headers) + " |",
-        "| " + " | ".join(marks[a] for a in align) + " |",
-    ]
-    lines += ["| " + " | ".join(_escape(c) for c in row) + " |" for row in table.rows]
-    text = "\n".join(lines)
+    text = render_table(table.headers, table.rows, markdown=True, align=align)
     if table.caption:
         text = f"{table.caption}\n\n{text}"
     return text

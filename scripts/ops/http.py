@@ -3,8 +3,11 @@
 Why not plain urllib: the load generator needs pooled keep-alive connections shared by
 threads, and every command needs transport failures turned into one readable line
 ("cannot reach http://host:port: connection refused") instead of a nested traceback.
-Retries are off: smoke and load must see each failure exactly as it happened. Against
-the deployed API a client signs its requests with SigV4 (:mod:`scripts.ops.sigv4`).
+Retries are off by default: smoke and load must see each failure exactly as it happened;
+``connect_retries`` retries only connections that were never established (a server
+still starting), with backoff. Against the deployed API a client signs its requests
+with SigV4 (:mod:`scripts.ops.sigv4`). The demo, the ops commands and the end-to-end
+tests all use this one client; ``source_address`` lets a test be a caller of its own.
 """
 
 from __future__ import annotations
@@ -89,17 +92,29 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         pool_size: int = 4,
         signer: Signer | None = None,
+        connect_retries: int = 0,
+        source_address: tuple[str, int] | None = None,
     ) -> None:
         self.base_url = parse_base_url(base_url)
         #: Signs every request (SigV4, ``--remote``) unless a call says ``sign=False``.
         self.signer = signer
         self.timeout = timeout
         self.default_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        retries: urllib3.Retry | bool = False
+        if connect_retries:
+            retries = urllib3.Retry(
+                total=connect_retries, connect=connect_retries, read=0, status=0, other=0,
+                redirect=False, backoff_factor=0.1, raise_on_status=False,
+            )  # fmt: skip
+        extra: dict[str, Any] = {}
+        if source_address is not None:
+            extra["source_address"] = source_address
         self._pool = urllib3.PoolManager(
             num_pools=2,
             maxsize=pool_size,
-            retries=False,
+            retries=retries,
             timeout=urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
+            **extra,
         )
 
     def request(

@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from tabulate import tabulate
+
 PASS = "PASS"  # noqa: S105 - a check status, not a password
 FAIL = "FAIL"
 ERROR = "ERROR"
@@ -26,19 +28,32 @@ class Progress(Protocol):
     def set_postfix_str(self, s: str = "", refresh: bool = True) -> None: ...
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Rows as left-aligned columns under a header and a rule; cells may be any object."""
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    markdown: bool = False,
+    align: str = "",
+) -> str:
+    """The one table renderer (tabulate): left-aligned columns under a rule for a
+    terminal, or a GitHub Markdown table (``markdown``: pipes in cells escaped). ``align``
+    has one letter per column, ``l``/``r``/``c``; cells may be any object, shown as is."""
+    names = {"l": "left", "r": "right", "c": "center"}
     cells = [[str(cell) for cell in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
+    if markdown:
+        headers = [_escape(h) for h in headers]
+        cells = [[_escape(cell) for cell in row] for row in cells]
+    return tabulate(
+        cells,
+        headers=list(headers),
+        tablefmt="pipe" if markdown else "simple",
+        colalign=[names[a] for a in align] if align else None,
+        disable_numparse=True,
+    )
 
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.ljust(widths[i]) for i, v in enumerate(values)).rstrip()
 
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), rule, *(line(row) for row in cells)])
+def _escape(cell: str) -> str:
+    return cell.replace("|", "\\|").replace("\n", " ")
 
 
 def print_json(value: Any) -> None:

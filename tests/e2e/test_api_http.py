@@ -4,14 +4,14 @@ concurrent clients."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
+
+from scripts.ops.http import HttpClient
 
 pytestmark = pytest.mark.e2e
 
@@ -23,33 +23,24 @@ def loopback_address() -> str:
 
 
 class Http:
-    """One keep-alive connection; JSON in, (status, headers, parsed body) out."""
+    """The project's HTTP client (``scripts.ops.http``) from a loopback address of its
+    own: the local server's operator for this client, with its own rate limit (the
+    address is verified; headers would not be). JSON in, (status, headers, body) out."""
 
     def __init__(self, base_url: str) -> None:
-        parts = urlsplit(base_url)
-        host = parts.hostname or "127.0.0.1"
-        # A loopback address of its own: the local server's operator for this client,
-        # with its own rate limit (the address is verified; headers would not be).
-        self.conn = http.client.HTTPConnection(
-            host, parts.port, timeout=30, source_address=(loopback_address(), 0))
+        self.client = HttpClient(base_url, timeout=30, source_address=(loopback_address(), 0))
 
     def __call__(
         self, method: str, path: str, body: Any = None, *, raw: bytes | None = None
     ) -> tuple[int, dict[str, str], Any]:
-        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        headers = {}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        self.conn.request(method, path, body=data, headers=headers)
-        response = self.conn.getresponse()
-        payload = response.read()
-        found = {k.lower(): v for k, v in response.getheaders()}
-        parsed = json.loads(payload) if found.get("content-type", "").startswith(
-            "application/json") and payload else payload
+        response = self.client.request(method, path, json_body=body, body=raw)
+        found = {k.lower(): v for k, v in response.headers.items()}
+        is_json = found.get("content-type", "").startswith("application/json")
+        parsed = json.loads(response.body) if is_json and response.body else response.body
         return response.status, found, parsed
 
     def close(self) -> None:
-        self.conn.close()
+        self.client.close()
 
 
 @pytest.fixture

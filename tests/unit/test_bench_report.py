@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import pytest
@@ -53,20 +54,35 @@ def section(name: str = "memory", **overrides) -> Section:
 # --------------------------------------------------------------------------- tables
 
 
+def cells(line: str) -> list[str]:
+    """A Markdown table row's cells (an escaped pipe stays inside its cell)."""
+    parts = re.split(r"(?<!\\)\|", line.strip())
+    return [part.strip() for part in parts[1:-1]]
+
+
 def test_markdown_table_aligns_first_column_left_and_numbers_right():
     table = Table(("read", "p50 µs", "p99 µs"), (("bare", "24.8", "60.1"),))
-    assert markdown_table(table).splitlines() == [
-        "| read | p50 µs | p99 µs |",
-        "| :-- | --: | --: |",
-        "| bare | 24.8 | 60.1 |",
+    lines = markdown_table(table).splitlines()
+    assert [cells(line) for line in lines[::2]] == [
+        ["read", "p50 µs", "p99 µs"],
+        ["bare", "24.8", "60.1"],
     ]
+    rule = cells(lines[1])
+    assert rule[0].startswith(":") and not rule[0].endswith(":")
+    assert all(mark.endswith(":") and not mark.startswith(":") for mark in rule[1:])
 
 
 def test_markdown_table_honours_explicit_alignment_caption_and_escapes_pipes():
     table = Table(("a", "b"), (("x|y", "line\nbreak"),), align="cl", caption="Caption.")
     text = markdown_table(table)
-    assert text.startswith("Caption.\n\n| a | b |\n| :-: | :-- |")
-    assert "| x\\|y | line break |" in text
+    caption, rows = text.split("\n\n")
+    header, rule, row = rows.splitlines()
+    assert caption == "Caption."
+    assert cells(header) == ["a", "b"]
+    centre, left = cells(rule)
+    assert centre.startswith(":") and centre.endswith(":")
+    assert left.startswith(":") and not left.endswith(":")
+    assert cells(row) == ["x\\|y", "line break"]
 
 
 @pytest.mark.parametrize(
@@ -125,7 +141,7 @@ def test_render_markdown_has_machine_targets_and_every_section_in_order():
     )
     assert page.startswith("# Benchmark results\n\nIntro.\n\n### Machine\n\n- cpu: 2 cores")
     assert "### Targets (reported, never asserted)" in page
-    assert "| hash ≤ json | 283 B | 287 B | yes |" in page
+    assert ["hash ≤ json", "283 B", "287 B", "yes"] in [cells(line) for line in page.splitlines()]
     assert page.index("## Read latency") < page.index("## Memory per product (quick run)")
     assert "_Measured 2026-01-01 00:00 UTC in 1.5 s._" in page
     assert "![Memory per product](memory.png)" in page
