@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-
 from valkey.exceptions import ResponseError
 
 from lambda_app.caching.breaker import BreakerState, CircuitBreaker
