@@ -29,8 +29,8 @@ def named_paths() -> set[str]:
         elif line.strip():
             first = re.split(r"\s{2,}", line.strip())[0]
             base = first.split(",")[0].rsplit("/", 1)[0] if "/" in first else ""
-            for part in first.split(","):
-                part = part.strip()
+            for raw in first.split(","):
+                part = raw.strip()
                 names.add(part if "/" in part or not base else f"{base}/{part}")
     return {name.rstrip("/") for name in names}
 
