@@ -101,7 +101,7 @@ class NetworkConfig(Section):
 
 
 class ValkeyConfig(Section):
-    engine_version: ValkeyEngineVersion = "8.0"
+    engine_version: ValkeyEngineVersion = "9.1"
     node_type: str = Field(
         "cache.t4g.micro",
         pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$",

@@ -26,7 +26,8 @@ def test_dev_defaults_are_small_and_easy_to_tear_down() -> None:
     assert config.prefix == "valkey-caching-dev"
     assert config.valkey.node_type == "cache.t4g.micro"
     assert config.valkey.maxmemory_policy == "allkeys-lfu"
-    assert config.valkey.parameter_group_family == "valkey8"
+    assert config.valkey.engine_version == "9.1"
+    assert config.valkey.parameter_group_family == "valkey9"
     assert (config.valkey.cluster_mode, config.valkey.replicas_per_shard) == (False, 1)
     assert config.valkey.multi_az is True
     assert config.valkey.auth == "iam"

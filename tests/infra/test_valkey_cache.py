@@ -48,7 +48,7 @@ def test_replication_group_runs_valkey_from_config_with_one_replica_multi_az(
         "AWS::ElastiCache::ReplicationGroup",
         {
             "Engine": "valkey",
-            "EngineVersion": "8.0",
+            "EngineVersion": "9.1",
             "CacheNodeType": "cache.t4g.micro",
             "ReplicationGroupId": "valkey-caching-dev",
             "ClusterMode": "disabled",
@@ -83,7 +83,7 @@ def test_parameter_group_family_and_policy_come_from_config(
     template.has_resource_properties(
         "AWS::ElastiCache::ParameterGroup",
         {
-            "CacheParameterGroupFamily": "valkey8",
+            "CacheParameterGroupFamily": "valkey9",
             "Properties": {"maxmemory-policy": "allkeys-lfu", "cluster-enabled": "no"},
         },
     )
