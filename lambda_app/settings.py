@@ -34,7 +34,8 @@ from lambda_app.config_types import Flag, ListFromText, Whole, config_error
 
 ValkeyAuth = Literal["none", "password", "iam"]
 LargeValues = Literal["compress", "skip"]
-RateLimitAlgorithm = Literal["sliding", "fixed"]
+#: ``log`` exact sliding log (default); ``sliding`` window-counter estimate; ``fixed``.
+RateLimitAlgorithm = Literal["log", "sliding", "fixed"]
 #: Eviction policies Valkey accepts for ``maxmemory-policy``; the stack accepts the same.
 MaxmemoryPolicy = Literal[
     "noeviction",
@@ -225,7 +226,7 @@ class _Ttls(BaseModel):
 class RateLimitSettings(_FromEnv):
     requests: Whole = Field(100, ge=1, alias="RATE_LIMIT_REQUESTS")
     window: Whole = Field(60, ge=1, le=86_400, alias="RATE_LIMIT_WINDOW")
-    algorithm: RateLimitAlgorithm = Field("sliding", alias="RATE_LIMIT_ALGORITHM")
+    algorithm: RateLimitAlgorithm = Field("log", alias="RATE_LIMIT_ALGORITHM")
     #: Login attempts per source address and, separately, per email, in ``login_window``.
     login_requests: Whole = Field(10, ge=1, le=10_000, alias="LOGIN_RATE_LIMIT_REQUESTS")
     login_window: Whole = Field(300, ge=1, le=86_400, alias="LOGIN_RATE_LIMIT_WINDOW")

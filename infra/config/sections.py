@@ -22,7 +22,7 @@ from lambda_app.config_types import (
     Whole,
     WholeFromText,
 )
-from lambda_app.settings import MaxmemoryPolicy
+from lambda_app.settings import MaxmemoryPolicy, RateLimitAlgorithm
 
 #: ElastiCache Valkey engine versions this project supports: every version ElastiCache
 #: offers for node-based Valkey (2026-12).
@@ -218,7 +218,7 @@ class FunctionsConfig(Section):
     )
     rate_limit_requests: Whole = Field(100, ge=1, le=1_000_000)
     rate_limit_window_seconds: Whole = Field(60, ge=1, le=86_400)
-    rate_limit_algorithm: Literal["sliding", "fixed"] = "sliding"
+    rate_limit_algorithm: RateLimitAlgorithm = "log"
     settings: dict[TunableSetting, Annotated[str, BeforeValidator(_scalar_text)]] = Field(
         default_factory=dict,
         description="an object of scalar values whose keys are a subset of: "

@@ -62,6 +62,7 @@ from scripts.servers.processes import (
     port_free,
     require_binaries,
     terminate,
+    valkey_binary,
     which,
 )
 from scripts.servers.tls import make_tls_files
@@ -72,6 +73,7 @@ from scripts.servers.valkey_server import (
     start_valkey_tls,
     valkey_answers,
     valkey_client,
+    valkey_version,
 )
 
 __all__ = [
@@ -121,7 +123,9 @@ __all__ = [
     "stop",
     "terminate",
     "valkey_answers",
+    "valkey_binary",
     "valkey_client",
     "valkey_from_env",
+    "valkey_version",
     "which",
 ]

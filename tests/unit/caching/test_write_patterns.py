@@ -31,7 +31,7 @@ CLIENT = valkey.Valkey(host="127.0.0.1", port=1)  # never used to send a command
     [
         ({"limit": 0}, "limit must be >= 1"),
         ({"window_seconds": 0}, "window must be > 0"),
-        ({"algorithm": "token-bucket"}, "algorithm must be one of fixed, sliding"),
+        ({"algorithm": "token-bucket"}, "algorithm must be one of log, sliding, fixed"),
     ],
 )
 def test_rate_limiter_refuses_bad_settings(options, message):
@@ -52,9 +52,9 @@ def test_rate_limiter_refuses_bad_callers(caller, message):
 
 def test_rate_limit_key_is_one_key_per_caller_and_algorithm():
     fixed = RateLimiter(CLIENT, prefix="app", limit=1, window_seconds=1, algorithm="fixed")
-    sliding = RateLimiter(CLIENT, prefix="app", limit=1, window_seconds=1)
+    exact = RateLimiter(CLIENT, prefix="app", limit=1, window_seconds=1)
     assert fixed.key("ip:::1") == "app:rl:fixed:ip:::1"  # IPv6 callers are fine
-    assert sliding.key("ip:::1") == "app:rl:sliding:ip:::1"
+    assert exact.key("ip:::1") == "app:rl:log:ip:::1"
 
 
 # invalidation -------------------------------------------------------------------------
