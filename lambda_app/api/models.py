@@ -30,10 +30,10 @@ from lambda_app.api.fields import (
     UtcTime,
     matches,
 )
+from lambda_app.data.schema import MAX_TOP, MAX_WARM
 from lambda_app.services.cache_admin import INVALIDATABLE
 
-MAX_TOP = 100
-MAX_WARM = 1_000
+__all__ = ["MAX_TOP"]  # routes read the listing bound from the contract's module
 
 
 class _Request(BaseModel):

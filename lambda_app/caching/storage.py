@@ -174,7 +174,7 @@ return 1
 """
 
 
-def _field_bytes(value: Any) -> bytes:  # noqa: PLR0911 - one branch per scalar type
+def field_bytes(value: Any) -> bytes:  # noqa: PLR0911 - one branch per scalar type
     """One object field -> type-prefixed bytes (the common scalars stay human-readable)."""
     if isinstance(value, str):
         return b"s" + value.encode("utf-8", "surrogatepass")
@@ -212,7 +212,7 @@ _FIELD_DECODERS: dict[int, Callable[[bytes], Any]] = {
 }
 
 
-def _field_value(raw: bytes) -> Any:
+def field_value(raw: bytes) -> Any:
     decoder = _FIELD_DECODERS.get(raw[0]) if raw else None
     if decoder is None:
         raise SerializationError("corrupt hash field")
@@ -268,7 +268,7 @@ class HashStorage:
             if whole is not None:
                 return Entry(decode(whole), True, delta, expires)
             value = {
-                name.decode(): _field_value(raw)
+                name.decode(): field_value(raw)
                 for name, raw in fields.items()
                 if name != _F_META
             }
@@ -287,7 +287,7 @@ class HashStorage:
         value = entry.value
         if _is_flat_object(value):
             try:
-                flat = {name.encode(): _field_bytes(item) for name, item in value.items()}
+                flat = {name.encode(): field_bytes(item) for name, item in value.items()}
             except UnicodeEncodeError:  # a lone surrogate in a field name: JSON escapes it
                 flat = {_F_VALUE: b""}
             size = sum(len(k) + len(v) for k, v in flat.items())

@@ -29,7 +29,6 @@ _DUPLICATE_KEY = 1062
 _NO_PARENT_ROW = 1452
 _MAX_PRICE = schema.MAX_PRICE
 _INT_MAX = schema.MAX_ID
-_MAX_TOP = 10_000
 _TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -193,6 +192,15 @@ class ProductRepository(_Repository):
     def get(self, product_id: int) -> Row | None:
         return self._one(f"{_PRODUCT_SELECT} WHERE id = %s", _id("products.id", product_id))
 
+    def columns(self, product_id: int, names: Sequence[str]) -> Row | None:
+        """Only some columns of a product (a volatile field reloaded alone)."""
+        unknown = sorted(set(names) - set(schema.PRODUCT_COLUMNS))
+        if unknown or not names:
+            raise ValueError(f"unknown product columns {unknown}: expected some of "
+                             + ", ".join(schema.PRODUCT_COLUMNS))
+        sql = f"SELECT {', '.join(names)} FROM products WHERE id = %s"
+        return self._one(sql, _id("products.id", product_id))
+
     def get_many(self, ids: Sequence[int]) -> list[Row]:
         """Rows for `ids` in the order asked (first occurrence), missing ids skipped."""
         wanted = list(dict.fromkeys(_id("products.id", value) for value in ids))
@@ -220,7 +228,7 @@ class ProductRepository(_Repository):
     def _ranked(self, select: str, n: int, by: str) -> list[Row]:
         if by not in schema.PRODUCT_RANKINGS:
             raise InvalidValue("by", by, "one of " + ", ".join(schema.PRODUCT_RANKINGS))
-        count = _count("n", n, maximum=_MAX_TOP)
+        count = _count("n", n, maximum=max(schema.MAX_TOP, schema.MAX_WARM))
         if count == 0:
             return []
         with self._read() as cursor:

@@ -17,6 +17,10 @@ Connection: TypeAlias = "pymysql.connections.Connection[Any]"
 MAX_ID = 2**31 - 1
 #: Largest price ``DECIMAL(10,2)`` holds.
 MAX_PRICE = Decimal("99999999.99")
+#: The most products one top-N listing returns (``GET /products?top=``).
+MAX_TOP = 100
+#: The most products one warm-up loads (``POST /cache/warm``, the scheduled warmer).
+MAX_WARM = 1_000
 
 #: Child tables first, so deleting in this order never trips a foreign key.
 TABLES = ("sessions", "credentials", "orders", "users", "products")

@@ -22,7 +22,7 @@ from lambda_app.caching.warming import Warmer
 from lambda_app.caching.write_through import WriteThrough
 from lambda_app.clients.valkey import VALKEY_ERRORS, ValkeyClient
 from lambda_app.data.repositories import ProductRepository, Row, UserRepository
-from lambda_app.data.schema import PRODUCT_RANKINGS
+from lambda_app.data.schema import MAX_WARM, PRODUCT_RANKINGS
 from lambda_app.services.errors import BadRequest, Unavailable, domain_errors
 from lambda_app.services.validation import bounded, choice, entity_id
 
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 #: What ``invalidate`` may delete: every cached data class but sessions (credentials).
 INVALIDATABLE: tuple[str, ...] = tuple(name for name in DATA_CLASSES if name != "session")
 
-MAX_WARM = 10_000
 #: INFO figures reported by ``stats`` (summed over the primaries of a cluster).
 SERVER_COUNTERS = ("evicted_keys", "expired_keys", "keyspace_hits", "keyspace_misses")
 

@@ -22,13 +22,12 @@ from lambda_app.caching.lookup import Lookup
 from lambda_app.caching.write_through import WriteThrough
 from lambda_app.clients.valkey import VALKEY_ERRORS
 from lambda_app.data.repositories import ProductRepository, Row
-from lambda_app.data.schema import PRODUCT_RANKINGS, PRODUCT_WRITABLE
+from lambda_app.data.schema import MAX_TOP, PRODUCT_RANKINGS, PRODUCT_WRITABLE
 from lambda_app.services.errors import NotFound, domain_errors
 from lambda_app.services.validation import bounded, choice, entity_id, fields
 
 log = logging.getLogger(__name__)
 
-MAX_TOP = 1_000
 #: The group whose version every cached ranking carries.
 TOP_GROUP = ("query", "top_products")
 
