@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from lambda_app.caching.keys import KeyBuilder
 from lambda_app.caching.storage import field_bytes, field_value
+from lambda_app.clients.valkey import server_version
 
 if TYPE_CHECKING:
     from lambda_app.clients.valkey import CacheClient
@@ -87,20 +88,6 @@ class FieldRead(NamedTuple):
     source: Source
     #: The volatile fields that were reloaded (empty unless ``partial``).
     reloaded: frozenset[str] = frozenset()
-
-
-def server_version(client: CacheClient) -> tuple[int, int]:
-    """``(major, minor)`` of the server (for a cluster: of the node answering INFO)."""
-    info: Any = client.execute_command("INFO", "server")
-    if isinstance(info, dict) and info and all(isinstance(v, dict) for v in info.values()):
-        info = next(iter(info.values()))  # a cluster client answers per node
-    if isinstance(info, bytes):
-        info = dict(
-            line.split(":", 1) for line in info.decode().splitlines() if ":" in line
-        )
-    version = str(info.get("valkey_version") or info.get("redis_version") or "0.0")
-    major, minor, *_ = (int(part) for part in [*version.split(".")[:2], "0"])
-    return major, minor
 
 
 def supports_field_ttl(client: CacheClient) -> bool:

@@ -4,9 +4,10 @@ What the sources get wrong, and what this module does instead:
 
 * ``r.keys(pattern)`` blocks the server for the whole keyspace walk, and ElastiCache
   Serverless disables ``KEYS``. Here :meth:`Invalidator.delete_matching` walks the
-  keyspace with ``SCAN`` in batches and removes each batch with ``UNLINK`` (the memory
-  is freed off the main thread), on every primary of a cluster, since each primary
-  only scans its own keys.
+  keyspace in batches and removes each batch with ``UNLINK`` (the memory is freed off
+  the main thread). A cluster on Valkey 9.1+ is walked with ``CLUSTERSCAN``, one cursor
+  across every slot that follows slot migrations and failovers; older clusters with
+  ``SCAN`` on every primary, since each primary only scans its own keys.
 * ``r.delete(key)`` after a commit is one attempt; if it fails, the stale value stays
   until its TTL. Here a failed delete is remembered (:class:`PendingInvalidations`) and
   retried before the next cache command of this process; the TTL stays the backstop.
@@ -29,7 +30,7 @@ from valkey.cluster import ValkeyCluster
 from lambda_app.caching.arguments import whole_number
 from lambda_app.caching.breaker import CircuitBreaker
 from lambda_app.caching.keys import KeyBuilder
-from lambda_app.clients.valkey import VALKEY_ERRORS, ValkeyClient
+from lambda_app.clients.valkey import VALKEY_ERRORS, ValkeyClient, server_version
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,52 @@ def primaries(client: ValkeyClient) -> list[Any]:
         cluster: Any = client  # valkey-py leaves these cluster methods untyped
         return [cluster.get_valkey_connection(node) for node in cluster.get_primaries()]
     return [client]
+
+
+#: Valkey adds ``CLUSTERSCAN`` in 9.1.
+CLUSTERSCAN_SINCE = (9, 1)
+
+
+def _name(key: Any) -> str:
+    return key.decode() if isinstance(key, bytes) else str(key)
+
+
+def cluster_scan(client: ValkeyClient, pattern: str, batch_size: int) -> Iterator[list[str]]:
+    """Batches of key names matching ``pattern`` across a whole 9.1+ cluster.
+
+    The cursor (``fingerprint-{hashtag}-localcursor``) names the slot it is in, so each
+    call goes to that slot's owner; a slot that moved meanwhile answers ``MOVED``, which
+    the cluster client follows with the same cursor.
+    """
+    cluster: Any = client  # valkey-py leaves the cluster routing methods untyped
+    cursor = "0"
+    while True:
+        tag = cursor.partition("{")[2].partition("}")[0]
+        options: dict[str, Any] = {}
+        if tag:
+            options["target_nodes"] = cluster.get_node_from_key(tag)
+        reply = cluster.execute_command(
+            "CLUSTERSCAN", cursor, "MATCH", pattern, "COUNT", batch_size, **options
+        )
+        cursor, keys = _name(reply[0]), reply[1]
+        if keys:
+            yield [_name(key) for key in keys]
+        if cursor == "0":
+            return
+
+
+def scan_keys(client: ValkeyClient, pattern: str, batch_size: int, *,
+              clusterscan: bool = False) -> Iterator[list[str]]:
+    """Batches of matching key names: ``CLUSTERSCAN`` when asked (a 9.1+ cluster), else
+    :func:`scan_primaries`."""
+    if clusterscan and isinstance(client, ValkeyCluster):
+        return cluster_scan(client, pattern, batch_size)
+    return scan_primaries(client, pattern, batch_size)
+
+
+def has_clusterscan(client: ValkeyClient) -> bool:
+    """A cluster whose servers have ``CLUSTERSCAN`` (read from the version once)."""
+    return isinstance(client, ValkeyCluster) and server_version(client) >= CLUSTERSCAN_SINCE
 
 
 def scan_primaries(client: ValkeyClient, pattern: str, batch_size: int) -> Iterator[list[str]]:
@@ -148,6 +195,8 @@ class Invalidator:
         self._breaker = breaker or CircuitBreaker()
         self._announce = announce
         self.pending = PendingInvalidations(self._unlink_now)
+        #: CLUSTERSCAN available (a 9.1+ cluster); read on the first pattern delete.
+        self._clusterscan: bool | None = None
 
     def _unlink_now(self, keys: list[str]) -> int:
         return self._breaker.call(
@@ -185,7 +234,7 @@ class Invalidator:
         return deleted
 
     def delete_matching(self, pattern: str, *, batch_size: int | None = None) -> int:
-        """``SCAN MATCH pattern`` + ``UNLINK`` in batches on every primary; never ``KEYS``.
+        """``CLUSTERSCAN``/``SCAN MATCH pattern`` + ``UNLINK`` in batches; never ``KEYS``.
 
         Raises on a cache outage (an admin operation should report that it did not run).
         """
@@ -194,7 +243,9 @@ class Invalidator:
         size = _check_batch(batch_size or self.batch_size)
         self.pending.flush()
         deleted = 0
-        for batch in scan_primaries(self.client, pattern, size):
+        if self._clusterscan is None:
+            self._clusterscan = has_clusterscan(self.client)
+        for batch in scan_keys(self.client, pattern, size, clusterscan=self._clusterscan):
             deleted += unlink(self.client, batch)
             self.announce(batch)
         return deleted

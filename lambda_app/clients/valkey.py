@@ -165,3 +165,17 @@ def reset_clients() -> None:
         for client in _clients.values():
             client.close()  # type: ignore[no-untyped-call]
         _clients.clear()
+
+
+def server_version(client: CacheClient) -> tuple[int, int]:
+    """``(major, minor)`` of the server (for a cluster: of the node answering INFO)."""
+    info: Any = client.execute_command("INFO", "server")
+    if isinstance(info, dict) and info and all(isinstance(v, dict) for v in info.values()):
+        info = next(iter(info.values()))  # a cluster client answers per node
+    if isinstance(info, bytes):
+        info = dict(
+            line.split(":", 1) for line in info.decode().splitlines() if ":" in line
+        )
+    version = str(info.get("valkey_version") or info.get("redis_version") or "0.0")
+    major, minor, *_ = (int(part) for part in [*version.split(".")[:2], "0"])
+    return major, minor

@@ -7,7 +7,16 @@ from collections.abc import Sequence
 import pytest
 from valkey.cluster import ValkeyCluster
 
-from lambda_app.caching.invalidation import GroupVersions, Invalidator, primaries, scan_primaries
+from lambda_app.caching.invalidation import (
+    CLUSTERSCAN_SINCE,
+    GroupVersions,
+    Invalidator,
+    cluster_scan,
+    has_clusterscan,
+    primaries,
+    scan_primaries,
+)
+from lambda_app.clients.valkey import server_version
 from lambda_app.caching.keys import KeyBuilder
 
 pytestmark = pytest.mark.integration
@@ -58,10 +67,34 @@ def test_delete_matching_never_sends_keys(any_valkey):
 
     Invalidator(any_valkey).delete_matching("t:user:*")
 
-    for node in primaries(any_valkey):
-        stats = node.info("commandstats")
-        assert "cmdstat_keys" not in stats
-        assert "cmdstat_scan" in stats
+    walked_with = "cmdstat_clusterscan" if has_clusterscan(any_valkey) else "cmdstat_scan"
+    stats = [node.info("commandstats") for node in primaries(any_valkey)]
+    assert all("cmdstat_keys" not in node for node in stats)
+    assert any(walked_with in node for node in stats)
+
+
+@pytest.mark.cluster
+def test_a_9_1_cluster_is_walked_with_one_clusterscan_cursor(cluster_client):
+    if server_version(cluster_client) < CLUSTERSCAN_SINCE:
+        pytest.skip(f"Valkey {server_version(cluster_client)} has no CLUSTERSCAN")
+    names = [KEYS.key("price", i) for i in range(500)]
+    fill(cluster_client, names)
+    fill(cluster_client, [KEYS.key("user", i) for i in range(50)])
+    for node in primaries(cluster_client):
+        node.config_resetstat()
+
+    batches = list(cluster_scan(cluster_client, "t:price:*", 100))
+
+    assert sorted(key for batch in batches for key in batch) == sorted(names)
+    assert sorted(key for batch in batches for key in batch) == sorted(
+        key for batch in scan_primaries(cluster_client, "t:price:*", 100) for key in batch
+    )
+    nodes = primaries(cluster_client)
+    calls = [node.info("commandstats").get("cmdstat_clusterscan", {}) for node in nodes]
+    assert sum(call.get("calls", 0) for call in calls) >= 1
+    assert sum(1 for call in calls if call.get("calls")) == len(nodes)  # every owner asked
+    # Each call went to the owner of the cursor's slot: no node answered MOVED.
+    assert all("errorstat_MOVED" not in node.info("errorstats") for node in nodes)
 
 
 def test_scan_batches_are_bounded(any_valkey):
