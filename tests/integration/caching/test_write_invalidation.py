@@ -16,8 +16,8 @@ from lambda_app.caching.invalidation import (
     primaries,
     scan_primaries,
 )
-from lambda_app.clients.valkey import server_version
 from lambda_app.caching.keys import KeyBuilder
+from lambda_app.clients.valkey import server_version
 
 pytestmark = pytest.mark.integration
 
