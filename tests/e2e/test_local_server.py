@@ -103,7 +103,10 @@ def _serve(env: dict[str, str], *args: str) -> processes.subprocess.Popen[str]:
 
 @pytest.mark.parametrize(("name", "value", "says"), [
     ("VALKEY_PORT", "abc", "VALKEY_PORT: expected a whole number from 1 to 65535, got 'abc'"),
-    ("TTL_PRODUCT", "-5", "TTL_PRODUCT: expected a whole number from 1 to 2592000 (seconds), got '-5'"),
+    (
+        "TTL_PRODUCT", "-5",
+        "TTL_PRODUCT: expected a whole number from 1 to 2592000 (seconds), got '-5'",
+    ),
     ("RATE_LIMIT_ALGORITHM", "bogus", "RATE_LIMIT_ALGORITHM: expected one of log, sliding, fixed"),
 ])
 def test_bad_settings_stop_the_server_before_it_listens(name: str, value: str, says: str) -> None:
