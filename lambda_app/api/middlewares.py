@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -31,21 +32,42 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
 from lambda_app.api.errors import ApiError
 from lambda_app.api.headers import add_headers
 from lambda_app.api.identity import caller_id
+from lambda_app.caching import prefetch
+from lambda_app.data.schema import MAX_ID
 from lambda_app.services.errors import RateLimited
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
+    from lambda_app.services import Services
+
 MAX_BODY_BYTES = 64 * 1024
 UNLIMITED_PATHS = frozenset({"/health"})
+
+#: A cached read whose ``GET`` rides in the rate-limit check's round trip (canonical ids
+#: only: anything else is left to the route's validation).
+_PREFETCHED_READ = re.compile(r"^/products/([1-9][0-9]{0,9})$")
+
+
+def _prefetch_key(app: APIGatewayHttpResolver, services: Services) -> str | None:
+    event = app.current_event
+    found = _PREFETCHED_READ.match(event.path) if event.http_method == "GET" else None
+    if found is None or int(found.group(1)) > MAX_ID:
+        return None
+    return services.products.key(int(found.group(1)))
+
 
 def rate_limit(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
     if app.current_event.path in UNLIMITED_PATHS:
         return next_middleware(app)
     from lambda_app.services import get_services
 
-    decision = get_services().rate_limiter.check(caller_id(app.current_event))
+    services = get_services()
+    key = _prefetch_key(app, services)
+    decision, raw = services.rate_limiter.check_and_get(
+        caller_id(app.current_event), also_get=key
+    )
     if decision.degraded:
         from lambda_app.metric_names import RATE_LIMITER_FAIL_OPEN
         from lambda_app.observability import MetricUnit, metrics, metrics_enabled
@@ -59,7 +81,10 @@ def rate_limit(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> 
     })
     if not decision.allowed:
         raise RateLimited(decision)
-    return next_middleware(app)
+    if key is None or decision.degraded:
+        return next_middleware(app)
+    with prefetch.parked(key, raw):
+        return next_middleware(app)
 
 
 def _content_type(app: APIGatewayHttpResolver) -> str:

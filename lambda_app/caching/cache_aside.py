@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from lambda_app.caching import prefetch
 from lambda_app.caching.breaker import CircuitBreaker
 from lambda_app.caching.claims import Claim, Claims
 from lambda_app.caching.events import DEFAULT_CHANNEL_NAME, publish_invalidation
@@ -245,6 +246,10 @@ class CacheAside:
     def _read(self, plan: ClassPlan, key: str) -> tuple[Entry | None, bool]:
         if plan.tracking is not None and plan.tracked_storage is not None:
             return plan.tracking.read(plan.tracked_storage, key)
+        if plan.storage.shape == "string" and not plan.sliding:
+            raw = prefetch.take(key)  # fetched in the rate limiter's round trip
+            if raw is not prefetch.MISSING:
+                return (None if raw is None else plan.storage.parse(raw)), False
         return plan.storage.read(key, touch_ms=touch_ms(self.ttl, plan)), False
 
     def _hit(

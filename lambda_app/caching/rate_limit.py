@@ -35,6 +35,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, get_args
 
+from valkey.exceptions import NoScriptError
+
 from lambda_app.caching.breaker import BreakerOpen, CircuitBreaker
 from lambda_app.clients.valkey import VALKEY_ERRORS, CacheClient
 from lambda_app.settings import RateLimitAlgorithm
@@ -188,6 +190,7 @@ class RateLimiter:
             raise ValueError(
                 f"rate limit: algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}"
             )
+        self.client = client
         self.limit = limit
         self.window_ms = max(1, round(window_seconds * 1000))
         self.algorithm = algorithm
@@ -210,31 +213,60 @@ class RateLimiter:
 
     def check(self, caller: str, *, now: float | None = None) -> Decision:
         """Count one request for ``caller``; ``now`` (epoch seconds) overrides the clock."""
+        return self.check_and_get(caller, now=now)[0]
+
+    def check_and_get(
+        self, caller: str, *, now: float | None = None, also_get: str | None = None
+    ) -> tuple[Decision, bytes | None]:
+        """:meth:`check`, and ``GET also_get`` in the same round trip (a pipeline): the
+        request's cache read rides along with its rate-limit check. The reply is None
+        when there is no such key or when Valkey did not answer."""
         key = self.key(caller)
         now_arg = "" if now is None else str(math.floor(now * 1000))
         args = [self.limit, self.window_ms, now_arg, secrets.token_hex(4)]
+        raw: bytes | None = None
         try:
             if self.breaker is None:
-                reply: Any = self._script(keys=[key], args=args)
+                reply, raw = self._send(key, args, also_get)
             else:
-                reply = self.breaker.call(self._script, keys=[key], args=args)
+                reply, raw = self.breaker.call(self._send, key, args, also_get)
         except BreakerOpen:
-            return self._default()
+            return self._default(), None
         except VALKEY_ERRORS as exc:
             log.warning(
                 "rate limiter unavailable (%s); failing %s",
                 exc,
                 "open" if self.fail_open else "closed",
             )
-            return self._default()
+            return self._default(), None
         allowed, remaining, retry_ms, reset_ms = (int(v) for v in reply)
-        return Decision(
+        decision = Decision(
             allowed=bool(allowed),
             limit=self.limit,
             remaining=max(0, remaining),
             retry_after=retry_ms / 1000,
             reset=reset_ms / 1000,
         )
+        return decision, raw
+
+    def _send(self, key: str, args: list[Any], also_get: str | None) -> tuple[Any, Any]:
+        if also_get is None:
+            return self._script(keys=[key], args=args), None
+        # EVALSHA rather than the Script object: in a pipeline, valkey-py would first
+        # send SCRIPT EXISTS on every execute, an extra round trip.
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            pipe.execute_command("EVALSHA", self._script.sha, 1, key, *args)
+            pipe.get(also_get)
+            try:
+                reply, raw = pipe.execute()
+            except NoScriptError:  # a restarted or flushed server: load it, once
+                if attempt == 2:
+                    raise
+                self.client.script_load(self._script.script)
+            else:
+                return reply, raw
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _default(self) -> Decision:
         """The answer when Valkey cannot count: allow all, or refuse for a second."""

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
-
 from lambda_app import snapstart
 from lambda_app.api.app import handle
 from lambda_app.observability import flush_metrics, logger, traced
@@ -23,8 +21,13 @@ snapstart.register()
 
 @traced
 @flush_metrics
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context
 def _observed(event: dict[str, Any], context: Any) -> Any:
+    # API Gateway's request id, read directly: Powertools' correlation_id_path runs a
+    # JMESPath search on every invocation (~15 us of a ~350 us cached read).
+    request_context = event.get("requestContext") if isinstance(event, dict) else None
+    if isinstance(request_context, dict):
+        logger.set_correlation_id(request_context.get("requestId"))
     return handle(event, context)
 
 

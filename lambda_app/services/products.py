@@ -45,9 +45,13 @@ class ProductService:
         self.entries = entries
         self.groups = groups
 
+    def key(self, product_id: int) -> str:
+        """Where the product is cached."""
+        return self.entries.key(entity_id(product_id))
+
     def get(self, product_id: int) -> Lookup:
         """The product (``lookup.value``, None if unknown) and whether the cache answered."""
-        key = self.entries.key(entity_id(product_id))
+        key = self.key(product_id)
         with domain_errors():
             return self.cache.get("product", key, lambda: self.repo.get(product_id))
 

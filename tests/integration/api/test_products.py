@@ -4,9 +4,13 @@ top-N query, and writes that refresh the cached entry."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
+import valkey as valkey_py
 
+from lambda_app.caching.prefetch import MISSING, take
+from lambda_app.services import get_services
 from tests.integration.api.harness import call
 
 pytestmark = pytest.mark.integration
@@ -146,3 +150,32 @@ def test_patch_changes_only_the_fields_sent(api, caller) -> None:
         k: before[k] for k in ("name", "price", "views")}
     refused = call("PATCH", "/products/5", {"name": None}, api_key=caller)
     assert (refused.status, refused.body["message"]) == (400, "name: must not be null")
+
+
+class _Counting(valkey_py.Connection):
+    """A real connection that counts the writes it sends (one per round trip)."""
+
+    sent = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        type(self).sent += 1
+        super().send_packed_command(command, check_health)
+
+
+def test_a_cached_read_is_one_round_trip_with_its_rate_limit_check(api, caller) -> None:
+    """The read's GET rides in the rate limiter's pipeline; a cache hit then sends
+    nothing more, and a stale parked reply is never reused by a later request."""
+    assert call("GET", "/products/7", api_key=caller).header("X-Cache") == "MISS"
+    pool = get_services().client.connection_pool
+    pool.disconnect()
+    pool.connection_class = _Counting
+    pool.reset()  # drop the pooled connections: the next ones count
+    get_services().client.ping()  # connect (CLIENT SETINFO) before counting
+    before = _Counting.sent
+    hit = call("GET", "/products/7", api_key=caller)
+    assert (hit.status, hit.header("X-Cache")) == (200, "HIT")
+    assert _Counting.sent - before == 1
+    assert take(get_services().products.key(7)) is MISSING  # used, and cleared
+    call("DELETE", "/products/7", api_key=caller)
+    again = call("GET", "/products/7", api_key=caller)
+    assert again.status == 404  # the delete's invalidation is seen: nothing stale parked
