@@ -180,3 +180,19 @@ def test_codec_from_settings():
     settings = Settings.from_env({"CACHE_MAX_VALUE_BYTES": "2048", "CACHE_LARGE_VALUES": "skip"})
     codec = Codec.from_settings(settings.cache)
     assert (codec.max_value_bytes, codec.large_values) == (2048, "skip")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        float("inf"),
+        [float("-inf"), 1.5],
+        "\ud800 lone surrogate",
+        {"price": Decimal("9.90"), "note": "\udfff"},
+        {"ratio": float("inf"), "at": dt.datetime(2026, 1, 2, 3, 4, 5)},
+    ],
+)
+def test_values_the_fast_decoder_refuses_still_round_trip(value):
+    """msgspec rejects Infinity literals and lone surrogate escapes that ``json``
+    writes; decoding falls back to ``json`` for them, exactly."""
+    assert decode(encode(value)) == value
