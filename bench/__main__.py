@@ -33,8 +33,8 @@ from lambda_app.clients.errors import ConfigError, ServerUnavailable
 from lambda_app.settings import Settings
 from scripts.servers import ServerError
 
-BENCHMARKS = ("read_latency", "handler", "warming", "stampede", "eviction", "memory", "field_ttl",
-              "rate_limit", "faults", "cold_start", "bundle")
+BENCHMARKS = ("read_latency", "handler", "peers", "warming", "stampede", "eviction", "memory",
+              "field_ttl", "rate_limit", "faults", "cold_start", "bundle")
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 RUN_DIR = ROOT / ".local" / "bench"

@@ -11,6 +11,8 @@ which also counts each key's TTL entry and the keyspace's own tables.
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from lambda_app.caching.storage import (
     HashStorage,
     StringStorage,
 )
+from scripts import servers
 
 NAME = "memory"
 TITLE = "Memory per product: hash vs JSON string vs one key per field"
@@ -132,8 +135,36 @@ def run(ctx: Context) -> Section:
     most = max(len(item) for item in fields)
     ordered = [shapes[label] for label in (JSON, HASH, HASHTABLE, PER_FIELD, JSON_LONG,
                                             LONG_DEFAULT, LONG_TUNED)]
-    return _section(ctx, ordered, count=count, limits=limits, longest=longest, most=most,
-                    payload=payload)
+    section = _section(ctx, ordered, count=count, limits=limits, longest=longest, most=most,
+                       payload=payload)
+    return dataclasses.replace(section, tables=(*section.tables, _engines(rows)))
+
+
+def _system_valkey() -> str | None:
+    """A system valkey-server of another major version than the pip-provided one."""
+    binary = shutil.which("valkey-server")
+    return binary if binary and binary != servers.pip_valkey_binary() else None
+
+
+def _engines(rows: Sequence[tuple[str, Row]]) -> Table:
+    """JSON string and listpack hash per product on each engine at hand (the pip 9.1
+    server, and a system valkey-server when there is one)."""
+    out: list[tuple[str, ...]] = []
+    for binary in (None, _system_valkey()):
+        if binary is None and out:
+            continue
+        with scratch_valkey(binary) as (_server, client):
+            info = client.info("server") | client.info("memory")
+            client.config_set("hash-max-listpack-value", HASH_MAX_LISTPACK_VALUE)
+            write = writers(client)
+            runs = [measure_shape(client, label, rows, write[label]) for label in (JSON, HASH)]
+        out.append((f"Valkey {info.get('valkey_version') or info.get('redis_version')}",
+                    str(info.get("mem_allocator", "?")), fmt_int(runs[0].usage),
+                    fmt_int(runs[1].usage), runs[1].encoding))
+    return Table(("engine", "allocator", "JSON string B", "hash B", "hash encoding"),
+                 tuple(out), align="llrrl",
+                 caption="The same products on each engine at hand (MEMORY USAGE per "
+                         "product; the allocator's size classes count in it).")
 
 
 def _section(ctx: Context, shapes: list[ShapeRun], *, count: int, limits: dict[str, int],

@@ -19,11 +19,12 @@ from scripts import servers
 
 
 @contextlib.contextmanager
-def scratch_valkey() -> Iterator[tuple[servers.ValkeyServer, Any]]:
-    """A fresh server and a bytes client for it; both gone when the block ends."""
+def scratch_valkey(binary: str | None = None) -> Iterator[tuple[servers.ValkeyServer, Any]]:
+    """A fresh server (of ``binary``, else the discovered one) and a bytes client for
+    it; both gone when the block ends."""
     state_dir = Path(tempfile.mkdtemp(prefix="bench-valkey-"))
     try:
-        server = servers.start_valkey(state_dir)
+        server = servers.start_valkey(state_dir, binary=binary)
         try:
             client = servers.valkey_client(server, timeout=10.0, decode_responses=False)
             try:

@@ -112,13 +112,15 @@ def start_valkey(
     tls: TlsFiles | None = None,
     cluster: bool = False,
     timeout: float = 10.0,
+    binary: str | None = None,
 ) -> ValkeyServer:
     """Start a daemonized valkey-server on loopback with its files in `state_dir`.
 
     `port` None picks a free port (retrying if another process grabs it first); with
-    `tls` the port is the TLS port and the plain port is off.
+    `tls` the port is the TLS port and the plain port is off. `binary` overrides
+    :func:`valkey_binary` (a benchmark comparing engines).
     """
-    binary = valkey_binary(tls=tls is not None)
+    binary = binary or valkey_binary(tls=tls is not None)
     state_dir.mkdir(parents=True, exist_ok=True)
     return _with_port_retry(
         port,
