@@ -36,6 +36,7 @@ from bench.report import (
 from lambda_app.caching.storage import Entry, StringStorage
 from lambda_app.caching.warming import Warmer
 from lambda_app.clients.valkey import ValkeyClient, build_valkey
+from lambda_app.data.schema import PRODUCT_COLUMNS
 from lambda_app.data.seed import PRODUCTS
 
 NAME = "warming"
@@ -198,12 +199,21 @@ def run(ctx: Context) -> Section:
     def by_id(wanted: Sequence[Any]) -> dict[Any, Row]:
         return {row["id"]: row for row in ctx.products.get_many(list(wanted))}
 
+    def ranked(columns: str) -> list[Row]:
+        """The whole catalogue, most viewed first: more rows than the API's top-N and
+        warm bounds allow one call, so the benchmark asks the database itself."""
+        with ctx.db.cursor() as cursor:
+            cursor.execute(f"SELECT {columns} FROM products ORDER BY views DESC, id DESC")
+            rows = list(cursor.fetchall())
+        ctx.db.commit()
+        return rows
+
     def loop_end_to_end() -> int:
-        return per_key_loop(ctx.client, ctx.product_key, ctx.products.top(PRODUCTS, "views"),
-                            warmer.storage)
+        return per_key_loop(ctx.client, ctx.product_key,
+                            ranked(", ".join(PRODUCT_COLUMNS)), warmer.storage)
 
     def warm_end_to_end() -> int:
-        top = [row["id"] for row in ctx.products.top(PRODUCTS, "views")]
+        top = [row["id"] for row in ranked("id")]
         return warmer.warm("product", "product", top, by_id).warmed
 
     cases: dict[tuple[str, str], Callable[[], int]] = {

@@ -48,8 +48,9 @@ ALGORITHMS: tuple[Algorithm, ...] = get_args(RateLimitAlgorithm)
 
 MAX_CALLER_LENGTH = 200
 
-# Shared prologue: read the clock (the caller's, or the server's) and window bounds.
-_CLOCK = """
+# Shared by every script: the limit, the window and the clock (the caller's ``now``, or
+# the server's TIME, so instances with skewed clocks agree).
+_NOW = """
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
@@ -57,6 +58,10 @@ if now == nil then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+"""
+
+# The window scripts' prologue: the window number and the counts seen so far.
+_CLOCK = _NOW + """
 local w = math.floor(now / window)
 local state = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
 local seen_w = tonumber(state[1])
@@ -120,14 +125,7 @@ return {1, math.floor(limit - estimate - 1), 0, reset}
 # One sorted set per caller: the admitted requests of the last window. ARGV: limit,
 # window ms, now ms or '', a unique member suffix. Returns {allowed, remaining,
 # retry_after_ms, reset_ms}: reset is when the oldest admitted request leaves the window.
-SLIDING_LOG_LUA = """
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-if now == nil then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+SLIDING_LOG_LUA = _NOW + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
 local reset = window
