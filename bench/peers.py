@@ -1,10 +1,8 @@
 """The project's cache-aside against the Python caching libraries, same row, same server.
 
-dogpile.cache (its ``dogpile.cache.valkey`` backend), cashews and aiocache (both async,
-on redis-py's asyncio client) each cache one product row the way their documentation
-shows, on a valkey-server of their own (:mod:`bench.scratch_server`), interleaved round
-by round so drift hits every library alike. The async libraries are timed inside their
-event loop (no loop start-up in the figures). Rows:
+dogpile.cache (``dogpile.cache.valkey``), cashews and aiocache (async, on redis-py) each
+cache one product row as their documentation shows, on a server of their own, timed in
+alternating rounds (the async ones inside their event loop). Rows:
 
 * hit p50/p99 against a bare ``GET`` + ``json.loads`` of the same row;
 * a miss (the database row loaded and stored) against the loader alone;
@@ -13,9 +11,8 @@ event loop (no loop start-up in the figures). Rows:
 * whether ``Decimal`` and ``datetime`` come back equal and of the same type;
 * ``MEMORY USAGE`` of the stored row.
 
-Every library runs with its defaults but for two settings: aiocache's Redis default
-serializer (JSON) cannot store a ``Decimal``, so it is given its pickle serializer, and
-its connection pool is sized for the 200 concurrent callers (it raises past its limit).
+Defaults throughout, but aiocache gets its pickle serializer (its JSON default cannot
+store a ``Decimal``) and a pool sized for 200 concurrent callers (it raises past it).
 """
 
 from __future__ import annotations

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+from lambda_app.numbers import is_whole, whole_expected
+
 
 def whole_number(name: str, value: object, *, maximum: int | None = None) -> int:
     """``value`` when it is an ``int`` (not a ``bool``) from 1 to ``maximum``."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < 1
-        or (maximum is not None and value > maximum)
-    ):
-        bounds = ">= 1" if maximum is None else f"from 1 to {maximum}"
-        raise ValueError(f"{name} must be a whole number {bounds}, got {value!r}")
+    if not is_whole(value, 1, maximum):
+        raise ValueError(f"{name} must be {whole_expected(1, maximum)}, got {value!r}")
+    assert isinstance(value, int)
     return value

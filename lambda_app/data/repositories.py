@@ -10,7 +10,6 @@ parameters; column names come only from the whitelists in `schema`.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +18,7 @@ from typing import Any, Literal
 import pymysql
 import pymysql.cursors
 
-from lambda_app.data import schema
+from lambda_app.data import rules, schema
 from lambda_app.data.errors import DuplicateEmail, DuplicateToken, InvalidValue, NotFound
 from lambda_app.data.schema import Connection
 
@@ -27,84 +26,6 @@ Row = dict[str, Any]
 
 _DUPLICATE_KEY = 1062
 _NO_PARENT_ROW = 1452
-_MAX_PRICE = schema.MAX_PRICE
-_INT_MAX = schema.MAX_ID
-_TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{1,64}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _text(field: str, value: object, *, limit: int, empty: bool = False) -> str:
-    if not isinstance(value, str) or len(value) > limit or (not empty and not value.strip()):
-        qualifier = "" if empty else "non-empty "
-        raise InvalidValue(field, value, f"a {qualifier}string of at most {limit} characters")
-    return value
-
-
-def _count(field: str, value: object, *, nullable: bool = False, maximum: int = _INT_MAX) -> Any:
-    if value is None and nullable:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-        raise InvalidValue(field, value, f"a whole number from 0 to {maximum}")
-    return value
-
-
-def _price(field: str, value: object) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise InvalidValue(field, value, "a Decimal (not float) with at most 2 decimals")
-    price = Decimal(value)
-    if not price.is_finite() or price < 0 or price > _MAX_PRICE or price != price.quantize(
-        Decimal("0.01")
-    ):
-        raise InvalidValue(field, value, f"a Decimal from 0 to {_MAX_PRICE}, 2 decimals at most")
-    return price
-
-
-def _email(field: str, value: object) -> str:
-    email = _text(field, value, limit=255)
-    if not _EMAIL.match(email):
-        raise InvalidValue(field, value, "an email address")
-    return email
-
-
-def _id(field: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidValue(field, value, "an integer id")
-    return value
-
-
-def _token(value: object) -> str:
-    if not isinstance(value, str) or not _TOKEN.match(value):
-        raise InvalidValue("sessions.token", "<hidden>", "1-64 URL-safe characters")
-    return value
-
-
-_PRODUCT_RULES: Mapping[str, Callable[[str, object], Any]] = {
-    "name": lambda field, value: _text(field, value, limit=200),
-    "price": _price,
-    "description": lambda field, value: _text(field, value, limit=65_535, empty=True),
-    "views": _count,
-    "sales": _count,
-}
-_USER_RULES: Mapping[str, Callable[[str, object], Any]] = {
-    "name": lambda field, value: _text(field, value, limit=200),
-    "email": _email,
-    "age": lambda field, value: _count(field, value, nullable=True, maximum=150),
-}
-
-
-def _checked(table: str, rules: Mapping[str, Callable[[str, object], Any]],
-             fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Validated values for whitelisted columns; any other name is refused."""
-    checked: dict[str, Any] = {}
-    for column, value in fields.items():
-        rule = rules.get(column)
-        if rule is None:
-            raise InvalidValue(f"{table}.{column}", value, "one of " + ", ".join(rules))
-        checked[column] = rule(f"{table}.{column}", value)
-    return checked
 
 
 # --------------------------------------------------------------------------- base
@@ -190,7 +111,8 @@ class ProductRepository(_Repository):
     """The product catalog (cache-aside, write-through, warming by top-N)."""
 
     def get(self, product_id: int) -> Row | None:
-        return self._one(f"{_PRODUCT_SELECT} WHERE id = %s", _id("products.id", product_id))
+        key = rules.entity_id("products.id", product_id)
+        return self._one(f"{_PRODUCT_SELECT} WHERE id = %s", key)
 
     def columns(self, product_id: int, names: Sequence[str]) -> Row | None:
         """Only some columns of a product (a volatile field reloaded alone)."""
@@ -199,11 +121,11 @@ class ProductRepository(_Repository):
             raise ValueError(f"unknown product columns {unknown}: expected some of "
                              + ", ".join(schema.PRODUCT_COLUMNS))
         sql = f"SELECT {', '.join(names)} FROM products WHERE id = %s"
-        return self._one(sql, _id("products.id", product_id))
+        return self._one(sql, rules.entity_id("products.id", product_id))
 
     def get_many(self, ids: Sequence[int]) -> list[Row]:
         """Rows for `ids` in the order asked (first occurrence), missing ids skipped."""
-        wanted = list(dict.fromkeys(_id("products.id", value) for value in ids))
+        wanted = list(dict.fromkeys(rules.entity_id("products.id", value) for value in ids))
         if not wanted:
             return []
         found: dict[int, Row] = {}
@@ -228,7 +150,7 @@ class ProductRepository(_Repository):
     def _ranked(self, select: str, n: int, by: str) -> list[Row]:
         if by not in schema.PRODUCT_RANKINGS:
             raise InvalidValue("by", by, "one of " + ", ".join(schema.PRODUCT_RANKINGS))
-        count = _count("n", n, maximum=max(schema.MAX_TOP, schema.MAX_WARM))
+        count = rules.count("n", n, maximum=max(schema.MAX_TOP, schema.MAX_WARM))
         if count == 0:
             return []
         with self._read() as cursor:
@@ -244,7 +166,7 @@ class ProductRepository(_Repository):
         views: int = 0,
         sales: int = 0,
     ) -> Row:
-        values = _checked("products", _PRODUCT_RULES, {
+        values = rules.checked("products", rules.PRODUCT_RULES, {
             "name": name, "price": price, "description": description,
             "views": views, "sales": sales,
         })
@@ -259,8 +181,8 @@ class ProductRepository(_Repository):
 
     def update(self, product_id: int, **fields: Any) -> Row | None:
         """Change whitelisted columns; updated_at moves on every call (a version stamp)."""
-        key = _id("products.id", product_id)
-        values = _checked("products", _PRODUCT_RULES, fields)
+        key = rules.entity_id("products.id", product_id)
+        values = rules.checked("products", rules.PRODUCT_RULES, fields)
         assignments = _assignments(list(values))
         sql = "UPDATE products SET " + (f"{assignments}, " if values else "")
         with self._write() as cursor:
@@ -269,7 +191,8 @@ class ProductRepository(_Repository):
             return self._select(cursor, f"{_PRODUCT_SELECT} WHERE id = %s", key)
 
     def delete(self, product_id: int) -> bool:
-        return self._delete("DELETE FROM products WHERE id = %s", _id("products.id", product_id))
+        key = rules.entity_id("products.id", product_id)
+        return self._delete("DELETE FROM products WHERE id = %s", key)
 
 
 # --------------------------------------------------------------------------- users
@@ -281,7 +204,7 @@ class UserRepository(_Repository):
     """User profiles; emails are unique (case-insensitively)."""
 
     def get(self, user_id: int) -> Row | None:
-        return self._one(f"{_USER_SELECT} WHERE id = %s", _id("users.id", user_id))
+        return self._one(f"{_USER_SELECT} WHERE id = %s", rules.entity_id("users.id", user_id))
 
     def create(
         self, *, name: str, email: str, age: int | None = None, password_hash: str | None = None
@@ -289,7 +212,8 @@ class UserRepository(_Repository):
         """Insert the user and, in the same transaction, their password hash."""
         from lambda_app.data.credentials import store_hash
 
-        values = _checked("users", _USER_RULES, {"name": name, "email": email, "age": age})
+        given = {"name": name, "email": email, "age": age}
+        values = rules.checked("users", rules.USER_RULES, given)
         with _unique_email(values), self._write() as cursor:
             cursor.execute("INSERT INTO users (name, email, age) VALUES (%s, %s, %s)",
                            tuple(values.values()))
@@ -306,8 +230,8 @@ class UserRepository(_Repository):
         """Change the given columns (and the password, when a hash is given) at once."""
         from lambda_app.data.credentials import store_hash
 
-        key = _id("users.id", user_id)
-        values = _checked("users", _USER_RULES, fields)
+        key = rules.entity_id("users.id", user_id)
+        values = rules.checked("users", rules.USER_RULES, fields)
         with _unique_email(values), self._write() as cursor:
             if values:
                 cursor.execute(f"UPDATE users SET {_assignments(list(values))} WHERE id = %s",
@@ -319,7 +243,7 @@ class UserRepository(_Repository):
 
     def delete(self, user_id: int) -> bool:
         """Deleting a user deletes their sessions (ON DELETE CASCADE)."""
-        return self._delete("DELETE FROM users WHERE id = %s", _id("users.id", user_id))
+        return self._delete("DELETE FROM users WHERE id = %s", rules.entity_id("users.id", user_id))
 
 
 def _unique_email(values: Mapping[str, Any]) -> contextlib.AbstractContextManager[None]:
@@ -336,8 +260,8 @@ class SessionRepository(_Repository):
     """Login sessions, the durable copy behind the write-through session cache."""
 
     def create(self, token: str, user_id: int) -> Row:
-        key = _token(token)
-        owner = _id("sessions.user_id", user_id)
+        key = rules.token(token)
+        owner = rules.entity_id("sessions.user_id", user_id)
         errors = {_NO_PARENT_ROW: lambda: NotFound("user", owner), _DUPLICATE_KEY: DuplicateToken}
         with _integrity_errors(errors), self._write() as cursor:
             cursor.execute("INSERT INTO sessions (token, user_id) VALUES (%s, %s)", (key, owner))
@@ -346,19 +270,19 @@ class SessionRepository(_Repository):
         return row
 
     def get(self, token: str) -> Row | None:
-        return self._one(f"{_SESSION_SELECT} WHERE token = %s", _token(token))
+        return self._one(f"{_SESSION_SELECT} WHERE token = %s", rules.token(token))
 
     def tokens_for_user(self, user_id: int) -> list[str]:
         """The tokens (as stored) of every session of `user_id`: read them before deleting
         the user, whose ON DELETE CASCADE removes the rows but not their cache entries."""
         with self._read() as cursor:
             cursor.execute("SELECT token FROM sessions WHERE user_id = %s ORDER BY token",
-                           (_id("sessions.user_id", user_id),))
+                           (rules.entity_id("sessions.user_id", user_id),))
             return [row["token"] for row in cursor.fetchall()]
 
     def touch(self, token: str, last_active: datetime) -> bool:
         """Record activity; False when the session does not exist."""
-        key = _token(token)
+        key = rules.token(token)
         if not isinstance(last_active, datetime):
             raise InvalidValue("sessions.last_active", last_active, "a datetime")
         with self._write() as cursor:
@@ -368,7 +292,7 @@ class SessionRepository(_Repository):
                                 key) is not None
 
     def delete(self, token: str) -> bool:
-        return self._delete("DELETE FROM sessions WHERE token = %s", _token(token))
+        return self._delete("DELETE FROM sessions WHERE token = %s", rules.token(token))
 
 
 # --------------------------------------------------------------------------- stats
@@ -379,7 +303,7 @@ class StatsRepository(_Repository):
 
     def dashboard(self, hours: int = 24) -> Row:
         """Orders of the last `hours`: distinct buyers, revenue, average order, count."""
-        window = _count("hours", hours, maximum=24 * 366)
+        window = rules.count("hours", hours, maximum=24 * 366)
         if window == 0:
             raise InvalidValue("hours", hours, "a whole number from 1 to 8784")
         with self._read() as cursor:

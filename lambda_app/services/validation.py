@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lambda_app.data.schema import MAX_ID
+from lambda_app.numbers import is_whole, whole_expected
 from lambda_app.services.errors import BadRequest
 
 
@@ -21,10 +22,9 @@ def entity_id(value: object, field: str = "id") -> int:
 
 def bounded(value: object, field: str, low: int, high: int) -> int:
     """A whole number (not a bool) from ``low`` to ``high``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise BadRequest(
-            f"{field}: expected a whole number from {low} to {high}, got {value!r}", field
-        )
+    if not is_whole(value, low, high):
+        raise BadRequest(f"{field}: expected {whole_expected(low, high)}, got {value!r}", field)
+    assert isinstance(value, int)
     return value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from lambda_app.numbers import is_whole, whole_expected
 from scripts.ops.errors import UsageError
 from scripts.ops.http import parse_base_url
 from scripts.ops.project import load_project
@@ -33,8 +34,8 @@ def _whole(text: str, *, minimum: int) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
+    if not is_whole(value, minimum):
+        raise argparse.ArgumentTypeError(f"expected {whole_expected(minimum)}, got {value}")
     return value
 
 

@@ -62,15 +62,15 @@ def test_top_level_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str
         (["deploy", "--stack", "Api"], "argument --stack: invalid choice: 'Api'"),
         (["load", "http://h", "--duration", "0"], "expected a number > 0, got 0"),
         (["load", "http://h", "--duration", "nan"], "expected a finite number"),
-        (["load", "http://h", "--concurrency", "-2"], "expected a number >= 1, got -2"),
+        (["load", "http://h", "--concurrency", "-2"], "expected a whole number >= 1, got -2"),
         (["load", "http://h", "--concurrency", "two"], "expected a whole number, got 'two'"),
         (["load", "http://h", "--zipf-s", "-1"], "expected a number >= 0"),
         (["load", "http://h", "--max-error-rate", "5"], "expected a fraction within 0..1"),
-        (["warm", "http://h", "--top", "0"], "expected a number >= 1, got 0"),
+        (["warm", "http://h", "--top", "0"], "expected a whole number >= 1, got 0"),
         (["smoke", "http://h", "--group", "nope"], "argument --group: invalid choice"),
         (["seed"], "one of the arguments --local --remote is required"),
         (["seed", "--local", "--remote"], "not allowed with argument"),
-        (["seed", "--local", "--products", "0"], "expected a number >= 1, got 0"),
+        (["seed", "--local", "--products", "0"], "expected a whole number >= 1, got 0"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(
