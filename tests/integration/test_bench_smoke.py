@@ -75,9 +75,9 @@ def test_unknown_benchmark_is_one_clear_line(bench_env, tmp_path):
     result = bench("--only", "nope", "--out", str(tmp_path), env=bench_env)
     assert result.returncode != 0
     assert result.stderr.strip() == (
-        "bench: unknown benchmark 'nope': expected one of read_latency, handler, warming, "
-        "stampede, "
-        "eviction, memory, field_ttl, rate_limit, faults, cold_start, bundle"
+        "bench: unknown benchmark 'nope': expected one of read_latency, handler, peers, "
+        "warming, stampede, eviction, memory, field_ttl, rate_limit, faults, cold_start, "
+        "bundle"
     )
 
 
