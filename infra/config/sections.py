@@ -82,15 +82,20 @@ def _scalar_text(value: Any) -> Any:
 OptionalText = Annotated[str | None, NullFromText]
 
 
+def _text(default: str, pattern: str, allowed: str) -> Any:
+    """A text field: its default, the pattern it must match, and what it accepts (the
+    error message's words)."""
+    return Field(default, pattern=pattern, description=allowed)
+
+
 class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class NetworkConfig(Section):
-    cidr: Annotated[str, AfterValidator(_private_cidr_prefix)] = Field(
-        "10.40.0.0/16",
-        pattern=r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$",
-        description="a private IPv4 CIDR with a /16 to /18 prefix, e.g. 10.40.0.0/16",
+    cidr: Annotated[str, AfterValidator(_private_cidr_prefix)] = _text(
+        "10.40.0.0/16", r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$",
+        "a private IPv4 CIDR with a /16 to /18 prefix, e.g. 10.40.0.0/16",
     )
     availability_zones: Annotated[
         tuple[Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")], ...],
@@ -102,10 +107,9 @@ class NetworkConfig(Section):
 
 class ValkeyConfig(Section):
     engine_version: ValkeyEngineVersion = "9.1"
-    node_type: str = Field(
-        "cache.t4g.micro",
-        pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$",
-        description="an ElastiCache node type such as cache.t4g.micro or cache.r7g.large",
+    node_type: str = _text(
+        "cache.t4g.micro", r"^cache\.[a-z0-9]+\.[a-z0-9]+$",
+        "an ElastiCache node type such as cache.t4g.micro or cache.r7g.large",
     )
     port: Whole = Field(6379, ge=1024, le=65535)
     maxmemory_policy: MaxmemoryPolicy = "allkeys-lfu"
@@ -122,21 +126,18 @@ class ValkeyConfig(Section):
     # Every key and channel (pub/sub invalidation), minus keyspace-wide commands the app
     # never needs. ElastiCache rejects its own restricted commands (CONFIG, DEBUG...) in
     # access strings, so they are not listed; they are unavailable anyway.
-    access_string: str = Field(
-        "on ~* &* +@all -flushall -flushdb -keys",
-        pattern=r"^on( \S+)+$",
-        description="a Valkey ACL access string that starts with 'on', e.g. 'on ~* &* +@all'",
+    access_string: str = _text(
+        "on ~* &* +@all -flushall -flushdb -keys", r"^on( \S+)+$",
+        "a Valkey ACL access string that starts with 'on', e.g. 'on ~* &* +@all'",
     )
     snapshot_retention_days: Whole = Field(1, ge=0, le=35)
-    snapshot_window: str = Field(
-        "03:00-04:00",
-        pattern=rf"^{_WINDOW_TIME}-{_WINDOW_TIME}$",
-        description="hh:mm-hh:mm UTC",
+    snapshot_window: str = _text(
+        "03:00-04:00", rf"^{_WINDOW_TIME}-{_WINDOW_TIME}$",
+        "hh:mm-hh:mm UTC",
     )
-    maintenance_window: str = Field(
-        "sun:05:00-sun:06:00",
-        pattern=rf"^{_DAY}:{_WINDOW_TIME}-{_DAY}:{_WINDOW_TIME}$",
-        description="ddd:hh:mm-ddd:hh:mm UTC, e.g. sun:05:00-sun:06:00",
+    maintenance_window: str = _text(
+        "sun:05:00-sun:06:00", rf"^{_DAY}:{_WINDOW_TIME}-{_DAY}:{_WINDOW_TIME}$",
+        "ddd:hh:mm-ddd:hh:mm UTC, e.g. sun:05:00-sun:06:00",
     )
     slow_log: Flag = True
     log_retention_days: LogRetentionDays = 30
@@ -151,28 +152,24 @@ class ValkeyConfig(Section):
 
 
 class MysqlConfig(Section):
-    engine_version: str = Field(
-        "8.4.10",
-        pattern=r"^8\.4\.\d+$",
-        description="a MySQL 8.4 release RDS offers, e.g. 8.4.10",
+    engine_version: str = _text(
+        "8.4.10", r"^8\.4\.\d+$",
+        "a MySQL 8.4 release RDS offers, e.g. 8.4.10",
     )
-    instance_type: str = Field(
-        "db.t4g.micro",
-        pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$",
-        description="an RDS instance class such as db.t4g.micro or db.r7g.large",
+    instance_type: str = _text(
+        "db.t4g.micro", r"^db\.[a-z0-9]+\.[a-z0-9]+$",
+        "an RDS instance class such as db.t4g.micro or db.r7g.large",
     )
     allocated_storage_gib: Whole = Field(20, ge=20, le=65536)
     max_allocated_storage_gib: Whole = Field(100, ge=20, le=65536)
     multi_az: Flag = False
-    database_name: str = Field(
-        "app",
-        pattern=_DB_IDENTIFIER,
-        description="a MySQL identifier: a letter, then letters, digits, underscores",
+    database_name: str = _text(
+        "app", _DB_IDENTIFIER,
+        "a MySQL identifier: a letter, then letters, digits, underscores",
     )
-    master_username: str = Field(
-        "app_admin",
-        pattern=_DB_IDENTIFIER,
-        description="a MySQL user name: a letter, then letters, digits, underscores",
+    master_username: str = _text(
+        "app_admin", _DB_IDENTIFIER,
+        "a MySQL user name: a letter, then letters, digits, underscores",
     )
     port: Whole = Field(3306, ge=1150, le=65535)
     backup_retention_days: Whole = Field(1, ge=1, le=35)
@@ -184,10 +181,9 @@ class MysqlConfig(Section):
     )
     log_retention_days: LogRetentionDays = 30
     monitoring_interval_seconds: RdsMonitoringInterval = 0
-    ca_bundle_url: str = Field(
-        "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem",
-        pattern=r"^https://\S+\.pem$",
-        description="an https:// URL of a .pem file",
+    ca_bundle_url: str = _text(
+        "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem", r"^https://\S+\.pem$",
+        "an https:// URL of a .pem file",
     )
 
 
@@ -206,15 +202,13 @@ class FunctionsConfig(Section):
     log_retention_days: LogRetentionDays = 14
     log_level: LogLevel = "INFO"
     tracing: Flag = True
-    service_name: str = Field(
-        metric_names.DEFAULT_SERVICE,
-        pattern=NAME_PATTERN,
-        description="lowercase letters, digits and single hyphens",
+    service_name: str = _text(
+        metric_names.DEFAULT_SERVICE, NAME_PATTERN,
+        "lowercase letters, digits and single hyphens",
     )
-    metrics_namespace: str = Field(
-        metric_names.DEFAULT_NAMESPACE,
-        pattern=r"^[A-Za-z0-9._/#:-]{1,255}$",
-        description="a CloudWatch namespace: letters, digits and . _ / # : -",
+    metrics_namespace: str = _text(
+        metric_names.DEFAULT_NAMESPACE, r"^[A-Za-z0-9._/#:-]{1,255}$",
+        "a CloudWatch namespace: letters, digits and . _ / # : -",
     )
     rate_limit_requests: Whole = Field(100, ge=1, le=1_000_000)
     rate_limit_window_seconds: Whole = Field(60, ge=1, le=86_400)
