@@ -51,11 +51,9 @@ _PREFETCHED_READ = re.compile(r"^/products/([1-9][0-9]{0,9})$")
 
 
 def _prefetch_key(app: APIGatewayHttpResolver, services: Services) -> str | None:
-    event = app.current_event
-    found = _PREFETCHED_READ.match(event.path) if event.http_method == "GET" else None
-    if found is None or int(found.group(1)) > MAX_ID:
+    if not _is_valid_cached_read(app):
         return None
-    return services.products.key(int(found.group(1)))
+    return services.products.key(int(app.current_event.path.rsplit("/", 1)[1]))
 
 
 def rate_limit(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -148,9 +146,30 @@ def check_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> 
     return next_middleware(app)
 
 
+class _RequestValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation, except for a cached read whose one input, the path
+    id, is already known valid: ``_PREFETCHED_READ`` admits only a canonical positive
+    id, and the rate-limit step checked it against ``MAX_ID``. Powertools would still
+    normalise every query parameter, header and cookie first (~100 µs of a ~370 µs
+    cached read); every other request, a malformed id included, is validated by it."""
+
+    def handler(self, app: Any, next_middleware: NextMiddleware) -> Response[Any]:
+        if _is_valid_cached_read(app):
+            return next_middleware(app)
+        return super().handler(app, next_middleware)
+
+
+def _is_valid_cached_read(app: APIGatewayHttpResolver) -> bool:
+    event = app.current_event
+    found = _PREFETCHED_READ.match(event.path) if event.http_method == "GET" else None
+    return found is not None and int(found.group(1)) <= MAX_ID and not (
+        event.query_string_parameters
+    )
+
+
 #: Powertools' own validation, placed after the cheap refusals above. A route returning
 #: something its annotation does not allow is a bug: ResponseValidationError -> 500.
-validate_request = OpenAPIRequestValidationMiddleware()  # type: ignore[no-untyped-call]
+validate_request = _RequestValidation()  # type: ignore[no-untyped-call]
 validate_response = OpenAPIResponseValidationMiddleware(has_response_validation_error=True)
 
 MIDDLEWARES: list[Callable[..., Response[Any]]] = [

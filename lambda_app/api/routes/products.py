@@ -32,7 +32,10 @@ TAGS = ["products"]
     responses=responses(200, "The product", 400, 404, 503, cached=True),
 )
 def get_product(id: PathId) -> Response[Product]:
-    return cached(services().products.get(id), "product", id)
+    # ``int``: the request validation lets a canonical id through as the path's text
+    # (``api.middlewares._RequestValidation``); anything else arrives validated.
+    product_id = int(id)
+    return cached(services().products.get(product_id), "product", product_id)
 
 
 @router.get(
