@@ -92,8 +92,10 @@ def _section(ctx: Context, timings: dict[str, float]) -> Section:
         name=NAME, title=TITLE, tables=(table,), quick=ctx.quick, date=now_utc(),
         notes=(
             "In process, one caller, metrics and tracing off (as outside Lambda); the "
-            "handler's p50 includes Powertools' routing, OpenAPI request and response "
-            "validation, JSON serialization and the logger's context.",
+            "handler's p50 includes Powertools' routing, OpenAPI response validation, "
+            "JSON serialization and the logger's context. A canonical id skips Powertools' "
+            "request normalisation (the rate-limit step already matched it against the "
+            "same rule); any other request is validated by Powertools.",
             "The handler costs what its pieces cost plus Powertools' resolver: the rate "
             "check and the read are one pipelined round trip. valkey-py's C parser "
             "(libvalkey) would save ~20 µs more, but it cannot deliver the RESP3 "
