@@ -83,14 +83,11 @@ class EndpointError(ServerError):
 
 
 @dataclass(frozen=True)
-class ValkeyServer:
-    """Where a Valkey server listens and, when we started it, how to stop it."""
+class _Server:
+    """Where a server listens and, when we started it, how to stop it."""
 
     host: str
     port: int
-    password: str | None = None
-    tls: bool = False
-    ca_file: str | None = None
     kind: Kind = "binary"
     pid: int | None = None
     container: str | None = None
@@ -100,6 +97,18 @@ class ValkeyServer:
     @property
     def endpoint(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ValkeyServer(_Server):
+    """A Valkey server: its credentials and TLS, beside where it listens."""
+
+    password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
 
     @property
     def url(self) -> str:
@@ -107,37 +116,20 @@ class ValkeyServer:
         auth = f":{quote(self.password, safe='')}@" if self.password else ""
         return f"{scheme}://{auth}{self.host}:{self.port}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
+@dataclass(frozen=True, kw_only=True)
+class MysqlServer(_Server):
+    """A MySQL-compatible server: who may log in, and to which database."""
 
-@dataclass(frozen=True)
-class MysqlServer:
-    """Where a MySQL-compatible server listens, who may log in, and how to stop it."""
-
-    host: str
-    port: int
     user: str
     password: str
     database: str = "app"
-    kind: Kind = "binary"
     flavor: str | None = None
-    pid: int | None = None
-    container: str | None = None
-    log_file: str | None = None
-    started_in: float | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.host}:{self.port}"
 
     @property
     def url(self) -> str:
         """Display form; never carries the password."""
         return f"mysql://{self.user}@{self.host}:{self.port}/{self.database}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
