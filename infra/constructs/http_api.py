@@ -5,8 +5,9 @@ Why HTTP API rather than REST API: a Lambda proxy with no API Gateway features b
 throttling, logging and IAM authorization, at a lower price and latency.
 
 Routes come from the app itself (its OpenAPI document), and who may call each comes from
-``lambda_app.api.access``, the rule the handler enforces again: operator routes get
-``AWS_IAM`` (SigV4), the rest ``NONE``. There is no ``$default`` catch-all, so a request
+``lambda_app.api.access``, the rule the handler enforces again: operator routes and
+user records by id get ``AWS_IAM`` (SigV4); public and session routes ``NONE`` (the
+handler validates the bearer session). There is no ``$default`` catch-all, so a request
 for anything else is API Gateway's 404 and never reaches the function.
 """
 
@@ -130,13 +131,13 @@ def operations() -> list[tuple[str, str]]:
 def add_routes(
     api: apigwv2.HttpApi, handler: lambda_.IFunction, *, open_writes: bool = False
 ) -> Routes:
-    from lambda_app.api.access import OPERATOR, caller_kind
+    from lambda_app.api.access import caller_kind, needs_signature
 
     integration = integrations.HttpLambdaIntegration("ApiFunction", handler)
     iam = authorizers.HttpIamAuthorizer()
     routes = Routes()
     for method, path in operations():
-        operator = caller_kind(method, path) == OPERATOR and not open_writes
+        operator = needs_signature(caller_kind(method, path)) and not open_writes
         made = apigwv2.HttpRoute(
             api,
             f"{method}{path}".replace("/", "_").replace("{", "").replace("}", ""),

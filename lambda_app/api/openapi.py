@@ -35,10 +35,10 @@ _ERRORS = {
     401: "No valid credential: wrong email or password (login), or a missing, unknown or "
     "expired bearer token (WWW-Authenticate: Bearer)",
     403: "An operator route called without an IAM (SigV4) signature",
-    404: "Unknown id (remembered briefly: negative caching)",
+    404: "Unknown id (remembered briefly: negative caching), or another user's id",
     409: "Conflict with existing data (e.g. email already used)",
     413: "Body over 64 KB",
-    415: "Body is not application/json",
+    415: "A body without Content-Type: application/json",
     429: "Rate limited; Retry-After says when to retry",
     500: "Internal error; the body carries a correlation id",
     503: "Database or cache unavailable; nothing was written",
@@ -96,7 +96,8 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "in": "header",
         "description": "AWS Signature Version 4 (service `execute-api`) from an operator's "
         "IAM credentials; e.g. `curl --aws-sigv4 aws:amz:<region>:execute-api`. "
-        "`make serve` treats every local request as signed by a local operator.",
+        "`make serve` treats requests from loopback as signed by a local operator; "
+        "`make serve-sigv4` verifies signatures by the local key pair instead.",
         "x-amazon-apigateway-authtype": "awsSigv4",
     },
     "bearer": {
@@ -105,24 +106,39 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "description": "the token `POST /sessions` returns",
     },
 }
-_BEARER_PATHS = frozenset({"/sessions/current"})
+_MEANING = {
+    "session": "A logged-in user: the bearer token of their session.",
+    "owner": "An operator (SigV4) reads any user; a logged-in user (bearer) only their "
+    "own id: another id is 404, exactly as an unknown one. Through API Gateway this "
+    "route takes SigV4 only: a logged-in user reads `/users/me`.",
+    "operator": "Operators only: a request signed with AWS SigV4 (IAM).",
+}
 
 
 def annotate_access(document: dict[str, Any]) -> dict[str, Any]:
     """State on every operation who may call it, by the same rule the handler and the
-    stack apply: operator routes get the SigV4 scheme and a 403 answer."""
-    from lambda_app.api.access import OPERATOR, caller_kind
+    stack apply (``x-caller``: public, session, owner or operator)."""
+    from lambda_app.api.access import OPERATOR, OWNER, SESSION, caller_kind
 
     document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
-            if caller_kind(method, path) == OPERATOR:
+            kind = caller_kind(method, path)
+            operation["x-caller"] = kind
+            if kind in _MEANING:
+                operation["description"] = _MEANING[kind] + (
+                    " " + operation["description"] if operation.get("description") else ""
+                )
+            answers = operation.setdefault("responses", {})
+            if kind == OPERATOR:
                 operation["security"] = [{"sigv4": []}]
-                operation.setdefault("responses", {})["403"] = {
+                answers["403"] = {
                     "description": _ERRORS[403],
                     "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/ErrorBody"}}},
                 }
-            elif path in _BEARER_PATHS:
+            elif kind == OWNER:
+                operation["security"] = [{"sigv4": []}, {"bearer": []}]
+            elif kind == SESSION:
                 operation["security"] = [{"bearer": []}]
     return document

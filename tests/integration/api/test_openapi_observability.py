@@ -22,6 +22,7 @@ CONTRACT = {
     "/products/{id}": {"get", "put", "patch", "delete"},
     "/users": {"post"},
     "/users/{id}": {"get", "put", "patch", "delete"},
+    "/users/me": {"get"},
     "/sessions": {"post"},
     "/sessions/current": {"get", "delete"},
     "/stats/dashboard": {"get"},
