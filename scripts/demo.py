@@ -386,8 +386,8 @@ def main(argv: list[str] | None = None) -> int:
             except KeyboardInterrupt:
                 print("\nstopped")
         else:
-            print(f"Demo done. To keep the API running: make serve  "
-                  f"(serves on 127.0.0.1:${{PORT:-{DEFAULT_PORT}}}, docs at /docs)")
+            print(f"Demo done. To keep the API running: make serve  (serves on "
+                  f"127.0.0.1:{DEFAULT_PORT}, docs at /docs; make serve PORT=N for another port)")
     return 0
 
 

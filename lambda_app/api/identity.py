@@ -1,9 +1,11 @@
 """The caller of one request, from what was verified only.
 
 Rate limits count per caller: the IAM principal when the request was signed, else the
-user of a valid bearer session, else the source address API Gateway saw. Headers the
-client chooses (``X-Api-Key``, ``X-Forwarded-For``) never name a caller: a new value per
-request would be a fresh allowance per request.
+source address API Gateway saw; a request with a valid bearer session then also counts
+for its user (so a user is one caller from any address). The address is counted
+*before* the token is validated: a caller already over its limit costs no database
+read. Headers the client chooses (``X-Api-Key``, ``X-Forwarded-For``) never name a
+caller: a new value per request would be a fresh allowance per request.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ def bearer_token(event: BaseProxyEvent) -> str:
     return token.strip()
 
 
+def has_bearer(event: BaseProxyEvent) -> bool:
+    """Whether the request names a bearer credential at all (valid or not)."""
+    value = (event.headers or {}).get("authorization", "")
+    return value.strip().partition(" ")[0].lower() == "bearer"
+
+
 def validated_session(event: BaseProxyEvent) -> dict[str, Any]:
     """The bearer token's session (validated once per invocation; slides its TTL)."""
     from lambda_app.services import get_services
@@ -58,14 +66,18 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def caller_id(event: BaseProxyEvent) -> str:
-    """``iam:<digest of the ARN>``, ``user:<id>`` or ``ip:<address>``."""
+def network_caller(event: BaseProxyEvent) -> str:
+    """``iam:<digest of the ARN>`` for a signed request, else ``ip:<address>``."""
     arn = iam_principal(event.raw_event)
-    if arn:
-        return "iam:" + _digest(arn)
-    if (event.headers or {}).get("authorization"):
-        try:
-            return f"user:{int(validated_session(event)['user_id'])}"
-        except ServiceError:
-            pass  # not a valid session: counted by address, like any anonymous caller
-    return "ip:" + source_ip(event)
+    return "iam:" + _digest(arn) if arn else "ip:" + source_ip(event)
+
+
+def session_caller(event: BaseProxyEvent) -> str | None:
+    """``user:<id>`` of a valid bearer session on an unsigned request, else None (an
+    invalid token is left to the route that needs it: counted by address only)."""
+    if iam_principal(event.raw_event) or not has_bearer(event):
+        return None
+    try:
+        return f"user:{int(validated_session(event)['user_id'])}"
+    except ServiceError:
+        return None

@@ -1,11 +1,13 @@
 """What every request goes through before its route, in this order.
 
+0. :func:`lambda_app.api.guard.check_access` - who may call the matched route.
 1. :func:`rate_limit` - per verified caller (IAM principal, session user, else source
    address: :mod:`lambda_app.api.identity`), every route but
    ``/health``; the ``RateLimit-*`` headers go on every limited answer, errors included.
-2. :func:`check_body` - 64 KB cap (413), JSON only (415; a body declared as form or
-   plain text, as ``curl -d`` sends it, is read as JSON), well-formed UTF-8 JSON (400),
-   before anything parses it.
+2. :func:`check_body` - 64 KB cap (413), ``Content-Type: application/json`` on every
+   operation that takes a body (415 otherwise, an empty body included: a web page can
+   send plain text or a form to any site without a CORS preflight), well-formed UTF-8
+   JSON (400), before anything parses it.
 3. Powertools' OpenAPI request validation, then response validation (around the route).
 
 Powertools' ``enable_validation=True`` would put validation *first*, so an oversized or
@@ -30,8 +32,9 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
 )
 
 from lambda_app.api.errors import ApiError
+from lambda_app.api.guard import check_access
 from lambda_app.api.headers import add_headers
-from lambda_app.api.identity import caller_id
+from lambda_app.api.identity import network_caller, session_caller
 from lambda_app.caching import prefetch
 from lambda_app.data.schema import MAX_ID
 from lambda_app.services.errors import RateLimited
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
+    from lambda_app.caching.rate_limit import Decision
     from lambda_app.services import Services
 
 MAX_BODY_BYTES = 64 * 1024
@@ -63,9 +67,21 @@ def rate_limit(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> 
 
     services = get_services()
     key = _prefetch_key(app, services)
-    decision, raw = services.rate_limiter.check_and_get(
-        caller_id(app.current_event), also_get=key
-    )
+    limiter = services.rate_limiter
+    # The address (or IAM principal) first: a caller over its limit costs no token check.
+    decision, raw = limiter.check_and_get(network_caller(app.current_event), also_get=key)
+    _admit(decision)
+    user = session_caller(app.current_event)
+    if user is not None:
+        _admit(limiter.check(user))
+    if key is None or decision.degraded:
+        return next_middleware(app)
+    with prefetch.parked(key, raw):
+        return next_middleware(app)
+
+
+def _admit(decision: Decision) -> None:
+    """The ``RateLimit-*`` headers of ``decision`` (the tighter one wins); 429 if refused."""
     if decision.degraded:
         from lambda_app.metric_names import RATE_LIMITER_FAIL_OPEN
         from lambda_app.observability import MetricUnit, metrics, metrics_enabled
@@ -79,10 +95,6 @@ def rate_limit(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> 
     })
     if not decision.allowed:
         raise RateLimited(decision)
-    if key is None or decision.degraded:
-        return next_middleware(app)
-    with prefetch.parked(key, raw):
-        return next_middleware(app)
 
 
 def _content_type(app: APIGatewayHttpResolver) -> str:
@@ -90,18 +102,19 @@ def _content_type(app: APIGatewayHttpResolver) -> str:
     return value.split(";", 1)[0].strip().lower()
 
 
-#: Declared types whose body is read as JSON anyway: what ``curl -d`` and ``requests``'
-#: ``data=`` send by default. Anything else (multipart, XML, binary) is refused with 415.
-LENIENT_MEDIA_TYPES = ("", "application/json", "application/x-www-form-urlencoded", "text/plain")
+#: The one media type a body is read as. A web page may send any site a ``text/plain``,
+#: form or type-less body without a CORS preflight; refusing those (415) means no page
+#: open in an operator's browser can make the API write. ``curl --json`` sends this.
+JSON_MEDIA_TYPE = "application/json"
 
 
 def _declare_json(app: APIGatewayHttpResolver) -> None:
-    """Powertools parses the body by its declared type (and compares it case-sensitively);
-    once accepted here, the body is JSON whatever the client called it."""
+    """Powertools compares the declared type case-sensitively (``Application/JSON``
+    would be its 415): once accepted here, name it the way it expects."""
     headers = app.current_event.raw_event.get("headers") or {}
     for name in list(headers):
         if name.lower() == "content-type":
-            headers[name] = "application/json"
+            headers[name] = JSON_MEDIA_TYPE
 
 
 def _raw_body(app: APIGatewayHttpResolver) -> bytes:
@@ -133,8 +146,10 @@ def check_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> 
     if not _takes_body(app):
         return next_middleware(app)
     # Checked even without a body: Powertools would try to parse e.g. multipart anyway.
-    if _content_type(app) not in LENIENT_MEDIA_TYPES:
-        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    if _content_type(app) != JSON_MEDIA_TYPE:
+        raise ApiError(
+            415, "unsupported_media_type", "send the body with Content-Type: application/json"
+        )
     _declare_json(app)
     try:
         text = raw.decode("utf-8")
@@ -173,6 +188,7 @@ validate_request = _RequestValidation()  # type: ignore[no-untyped-call]
 validate_response = OpenAPIResponseValidationMiddleware(has_response_validation_error=True)
 
 MIDDLEWARES: list[Callable[..., Response[Any]]] = [
+    check_access,
     rate_limit,
     check_body,
     validate_request,
