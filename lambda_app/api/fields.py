@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
 
+from lambda_app.auth.emails import REFUSED_BMP_CLASS, RULE, normalise_email
 from lambda_app.data.schema import MAX_ID, MAX_PRICE
 
 MAX_DESCRIPTION = 10_000
@@ -37,8 +38,8 @@ TEXT_PATTERN = f"^[^{_CONTROL}]*$"
 #: One line with at least one visible character.
 _IN_LINE = f"[^{_CONTROL}{_LINE_BREAKS}]*"
 NAME_PATTERN = f"^{_IN_LINE}[^{_CONTROL}{_SPACE}]{_IN_LINE}$"
-#: ``local@domain.tld``: no spaces, controls or second ``@``.
-_EMAIL_PART = f"[^@{_CONTROL}{_SPACE}]+"
+#: ``local@domain.tld``: no spaces, control or format characters, or second ``@``.
+_EMAIL_PART = f"[^@{REFUSED_BMP_CLASS}{_SPACE}]+"
 EMAIL_PATTERN = f"^{_EMAIL_PART}@{_EMAIL_PART}\\.{_EMAIL_PART}$"
 #: A price given as a string: up to 8 digits, then up to 2 decimals.
 PRICE_STRING_PATTERN = "^(0|[1-9][0-9]{0,7})([.][0-9]{1,2})?$"
@@ -93,6 +94,18 @@ def _cents(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
+_EMAIL_RULE = "must be an email address like name@example.com"
+
+
+def _normal_email(value: str) -> str:
+    """The stored form (:mod:`lambda_app.auth.emails`), which must still be an address
+    (a full-width at sign, say, would make a second ``@``)."""
+    folded = normalise_email(value)
+    if len(folded) > 255 or not re.match(EMAIL_PATTERN, folded):
+        raise ValueError(f"{_EMAIL_RULE} once normalised")
+    return folded
+
+
 def _text_only(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueError("must be an RFC 3339 date-time string")
@@ -118,7 +131,7 @@ INTEGRAL = BeforeValidator(_integral)
 
 _TEXT = _matching(TEXT_PATTERN, "must not contain control characters")
 _NAME = _matching(NAME_PATTERN, "must be one line with a visible character")
-_EMAIL = _matching(EMAIL_PATTERN, "must be an email address like name@example.com")
+_EMAIL = _matching(EMAIL_PATTERN, _EMAIL_RULE)
 
 Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID), INTEGRAL]
 Count = Annotated[int, Field(strict=True, ge=0, le=MAX_ID), INTEGRAL]
@@ -135,10 +148,10 @@ Name = Annotated[
 ]
 Email = Annotated[
     str,
-    Field(min_length=3, max_length=255, examples=["user00001@example.com"]),
+    Field(min_length=3, max_length=255, examples=["user00001@example.com"], description=RULE),
     *_EMAIL,
     AfterValidator(_valid_unicode),
-    AfterValidator(str.lower),
+    AfterValidator(_normal_email),
 ]
 Password = Annotated[
     str,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pymysql.cursors
 
+from lambda_app.data import rules
 from lambda_app.data.errors import InvalidValue
 from lambda_app.data.repositories import Row, _Repository
 
@@ -27,14 +28,16 @@ def store_hash(cursor: pymysql.cursors.DictCursor, user_id: int, password_hash: 
 
 class CredentialRepository(_Repository):
     def for_email(self, email: str) -> Row | None:
-        """``{"user_id", "password_hash"}`` of the user with ``email``, or None (no user,
-        or a user who never set a password)."""
-        if not isinstance(email, str) or not email:
+        """``{"user_id", "email", "password_hash"}`` of the user with ``email`` (in any
+        spelling with the same normal form), or None (no user, or no password set)."""
+        try:
+            key = rules.email("users.email", email)
+        except InvalidValue:
             return None
         return self._one(
-            "SELECT u.id AS user_id, c.password_hash FROM users u "
+            "SELECT u.id AS user_id, u.email, c.password_hash FROM users u "
             "JOIN credentials c ON c.user_id = u.id WHERE u.email = %s",
-            email,
+            key,
         )
 
     def set_many(self, rows: list[tuple[int, str]]) -> int:

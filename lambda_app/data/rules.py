@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from lambda_app.auth.emails import InvalidEmail, normalise_email
 from lambda_app.data import schema
 from lambda_app.data.errors import InvalidValue
 from lambda_app.numbers import is_whole, whole_expected
@@ -47,8 +48,12 @@ def price(field: str, value: object) -> Decimal:
 
 
 def email(field: str, value: object) -> str:
-    email = text(field, value, limit=255)
-    if not _EMAIL.match(email):
+    """An address in its stored form (:func:`lambda_app.auth.emails.normalise_email`)."""
+    try:
+        email = normalise_email(text(field, value, limit=255))
+    except InvalidEmail:
+        raise InvalidValue(field, value, "an email address without control characters") from None
+    if len(email) > 255 or not _EMAIL.match(email):
         raise InvalidValue(field, value, "an email address")
     return email
 

@@ -135,7 +135,7 @@ def test_a_clean_database_is_migrated_and_seeded_before_serving(
             lines.append(line)
             if line.startswith("serving"):
                 break
-        assert any("migrations applied [1, 2]" in line and "seeded 10000 products" in line
+        assert any("migrations applied [1, 2, 3]" in line and "seeded 10000 products" in line
                    for line in lines), lines
         url = lines[-1].split(" at ")[1].split()[0]
         status, _, body = _raw(url, b"GET /products/42 HTTP/1.1\r\nHost: x\r\n"

@@ -152,7 +152,7 @@ def test_duplicate_email_is_a_domain_error_even_in_other_case(users):
     users.create(name="Ana", email="ana@example.com")
     with pytest.raises(DuplicateEmail) as raised:
         users.create(name="Ana 2", email="ANA@example.com")
-    assert raised.value.email == "ANA@example.com"
+    assert raised.value.email == "ana@example.com"  # the stored (normal) form
     other = users.create(name="Ben", email="ben@example.com")
     with pytest.raises(DuplicateEmail):
         users.update(other["id"], email="ana@example.com")

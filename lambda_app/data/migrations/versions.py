@@ -100,4 +100,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        version=3,
+        name="emails compared in their normal form",
+        statements=(
+            # Emails are stored NFKC + case folded (lambda_app.auth.emails); the unique
+            # index must compare exactly that, not unicode_ci's looser equality, or one
+            # account answers to spellings the login limit counts apart.
+            """
+            ALTER TABLE users MODIFY email VARCHAR(255)
+                CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL
+            """,
+        ),
+    ),
 )

@@ -25,6 +25,8 @@ from typing import Any
 
 import boto3
 
+from lambda_app.data.migrations import MIGRATIONS
+
 REGION = "us-east-1"
 PREFIX = "moto-dev"
 STACKS = {part: f"{PREFIX}-{part.lower()}" for part in ("Network", "Data", "Api", "Monitoring")}
@@ -74,7 +76,7 @@ class Knobs:
     cache_alarm: bool = True
     subscriber: bool = True
     metrics_emitted: bool = True
-    schema_version: int = 2
+    schema_version: int = max(m.version for m in MIGRATIONS)
 
 
 def _stack(cf: Any, part: str, resources: dict[str, Any], outputs: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from lambda_app.data.migrations import MIGRATIONS
 from scripts.ops.cli import main
 from tests.integration.ops.moto_env import (
     API_CHECKS,
@@ -96,7 +97,8 @@ WRONG = [
     wrong("no-cache-alarm", Knobs(cache_alarm=False), "alarms.present", "none on cache"),
     wrong("nobody-listens", Knobs(subscriber=False), "alarms.subscriber", "reach nobody"),
     wrong("empty-graphs", Knobs(metrics_emitted=False), "metrics.flowing", "have no data"),
-    wrong("old-schema", Knobs(schema_version=1), "migration.current", "this code needs 2"),
+    wrong("old-schema", Knobs(schema_version=1), "migration.current",
+          f"this code needs {MIGRATIONS[-1].version}"),
 ]
 
 
