@@ -227,9 +227,31 @@ class RateLimitSettings(_FromEnv):
     requests: Whole = Field(100, ge=1, alias="RATE_LIMIT_REQUESTS")
     window: Whole = Field(60, ge=1, le=86_400, alias="RATE_LIMIT_WINDOW")
     algorithm: RateLimitAlgorithm = Field("log", alias="RATE_LIMIT_ALGORITHM")
-    #: Login attempts per source address and, separately, per email, in ``login_window``.
-    login_requests: Whole = Field(10, ge=1, le=10_000, alias="LOGIN_RATE_LIMIT_REQUESTS")
-    login_window: Whole = Field(300, ge=1, le=86_400, alias="LOGIN_RATE_LIMIT_WINDOW")
+    #: Login budgets in ``login_window`` (:mod:`lambda_app.caching.login_limit`): every
+    #: attempt per source address; failures per address and account, kept below the
+    #: failures per account, so one stranger cannot lock an account's owner out.
+    login_requests: Whole = Field(30, ge=1, le=10_000, alias="LOGIN_RATE_LIMIT_REQUESTS")
+    login_address_account_failures: Whole = Field(
+        5, ge=1, le=10_000, alias="LOGIN_ADDRESS_ACCOUNT_FAILURES"
+    )
+    login_account_failures: Whole = Field(50, ge=1, le=100_000, alias="LOGIN_ACCOUNT_FAILURES")
+    login_window: Whole = Field(900, ge=1, le=86_400, alias="LOGIN_RATE_LIMIT_WINDOW")
+
+    @model_validator(mode="after")
+    def _stranger_below_account(self) -> RateLimitSettings:
+        if self.login_address_account_failures >= self.login_account_failures:
+            raise ConfigError(
+                "LOGIN_ADDRESS_ACCOUNT_FAILURES",
+                str(self.login_address_account_failures),
+                f"fewer than LOGIN_ACCOUNT_FAILURES ({self.login_account_failures}), or one "
+                "address could lock an account's owner out",
+            )
+        return self
+
+
+class SessionSettings(_FromEnv):
+    #: Sessions end this long after login however active (the idle timeout is TTL_SESSION).
+    max_lifetime: Whole = Field(43_200, ge=60, le=30 * 86_400, alias="SESSION_MAX_LIFETIME")
 
 
 class Settings(_FromEnv):
@@ -239,8 +261,20 @@ class Settings(_FromEnv):
     db: DatabaseSettings = DatabaseSettings()
     cache: CacheSettings = CacheSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    sessions: SessionSettings = SessionSettings()
     aws_region: str | None = None
     service_name: str = metric_names.DEFAULT_SERVICE
+
+    @model_validator(mode="after")
+    def _lifetime_covers_idle(self) -> Settings:
+        idle = self.cache.ttls["session"]
+        if self.sessions.max_lifetime < idle:
+            raise ConfigError(
+                "SESSION_MAX_LIFETIME",
+                str(self.sessions.max_lifetime),
+                f"at least the idle timeout TTL_SESSION ({idle} s)",
+            )
+        return self
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -266,6 +300,7 @@ class Settings(_FromEnv):
             db=_parse(DatabaseSettings, env),
             cache=_parse(CacheSettings, {**env, "ttls": ttls.values}),
             rate_limit=_parse(RateLimitSettings, env),
+            sessions=_parse(SessionSettings, env),
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
             service_name=env.get(metric_names.SERVICE_ENV, metric_names.DEFAULT_SERVICE),
         )
@@ -287,7 +322,9 @@ def _parse(
 ENVIRONMENT_VARIABLES: frozenset[str] = frozenset(
     {
         info.alias
-        for model in (ValkeySettings, DatabaseSettings, CacheSettings, RateLimitSettings)
+        for model in (
+            ValkeySettings, DatabaseSettings, CacheSettings, RateLimitSettings, SessionSettings
+        )
         for info in model.model_fields.values()
         if info.alias
     }

@@ -72,6 +72,14 @@ end
 return 0
 """
 
+# KEYS: lease. ARGV: token. Gives a lease back unused (nothing to store): 1/0.
+RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 # KEYS: value, lease. ARGV: new lease token, lease ms. Fences off every earlier fill.
 RENEW_LUA = """
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
@@ -109,6 +117,7 @@ class Leases:
         self._read = client.register_script(READ_LUA)
         self._fill = client.register_script(FILL_LUA)
         self._renew = client.register_script(RENEW_LUA)
+        self._release = client.register_script(RELEASE_LUA)
 
     def lease_key(self, key: str) -> str:
         """Where the lease of ``key`` lives (same cluster slot)."""
@@ -142,6 +151,11 @@ class Leases:
         """Store ``payload`` only while ``token`` is still the lease; consumes it."""
         stored: Any = self._fill(keys=[key, self.lease_key(key)], args=[token, payload, ttl_ms])
         return bool(stored)
+
+    def release(self, key: str, token: str) -> bool:
+        """Give back ``token`` unused, so a miss that stores nothing leaves no key behind
+        (it stays if a writer replaced it meanwhile)."""
+        return bool(self._release(keys=[self.lease_key(key)], args=[token]))
 
     def renew(self, key: str) -> str:
         """Delete the value and replace the lease (fences off every fill in flight);

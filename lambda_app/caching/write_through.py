@@ -27,6 +27,7 @@ it), the lease beside it in the same cluster slot (``KeyBuilder.companion(key, "
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -236,6 +237,9 @@ class WriteThrough:
     ) -> bool:
         """Compare-and-set under our lease; False when fenced off or not cacheable."""
         if value is None and not self.negative:
+            # Nothing to remember: give the lease back, so a miss leaves no key behind.
+            with contextlib.suppress(*VALKEY_ERRORS, BreakerOpen):
+                self.guard.call(self.data_class, "fill", self.leases.release, key, token)
             return False
         try:
             payload = self.storage.dumps(Entry(value, value is not None))

@@ -259,15 +259,50 @@ _SESSION_SELECT = f"SELECT {', '.join(schema.SESSION_COLUMNS)} FROM sessions"
 class SessionRepository(_Repository):
     """Login sessions, the durable copy behind the write-through session cache."""
 
-    def create(self, token: str, user_id: int) -> Row:
+    def create(
+        self, token: str, user_id: int, *, proof: tuple[str, str] | None = None
+    ) -> Row | None:
+        """Insert a session. With ``proof`` (the email and password hash a login just
+        verified), only while the user still has both: a password or email change that
+        commits between the check and this insert leaves no session (None)."""
         key = rules.token(token)
         owner = rules.entity_id("sessions.user_id", user_id)
         errors = {_NO_PARENT_ROW: lambda: NotFound("user", owner), _DUPLICATE_KEY: DuplicateToken}
         with _integrity_errors(errors), self._write() as cursor:
-            cursor.execute("INSERT INTO sessions (token, user_id) VALUES (%s, %s)", (key, owner))
+            if proof is None:
+                cursor.execute("INSERT INTO sessions (token, user_id) VALUES (%s, %s)",
+                               (key, owner))
+            elif not cursor.execute(
+                "INSERT INTO sessions (token, user_id) SELECT %s, u.id FROM users u "
+                "JOIN credentials c ON c.user_id = u.id "
+                "WHERE u.id = %s AND u.email = %s AND c.password_hash = %s",
+                (key, owner, *proof),
+            ):
+                return None
             row = self._select(cursor, f"{_SESSION_SELECT} WHERE token = %s", key)
         assert row is not None
         return row
+
+    def end_for_user(self, user_id: int) -> list[str]:
+        """Delete every session of ``user_id``; the tokens (as stored) that went."""
+        owner = rules.entity_id("sessions.user_id", user_id)
+        with self._write() as cursor:
+            cursor.execute("SELECT token FROM sessions WHERE user_id = %s FOR UPDATE", (owner,))
+            tokens = [row["token"] for row in cursor.fetchall()]
+            cursor.execute("DELETE FROM sessions WHERE user_id = %s", (owner,))
+        return tokens
+
+    def purge(self, *, idle_before: datetime, created_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` sessions idle since, or opened before, the given times."""
+        count = rules.count("limit", limit, maximum=100_000)
+        for value in (idle_before, created_before):
+            if not isinstance(value, datetime):
+                raise InvalidValue("sessions purge cut-off", value, "a datetime")
+        with self._write() as cursor:
+            return int(cursor.execute(
+                "DELETE FROM sessions WHERE last_active < %s OR created_at < %s LIMIT %s",
+                (idle_before, created_before, count),
+            ))
 
     def get(self, token: str) -> Row | None:
         return self._one(f"{_SESSION_SELECT} WHERE token = %s", rules.token(token))

@@ -8,6 +8,10 @@ many and how long. The rule's constant input may set ``products_top``
 schedule only refreshes what is about to expire) and ``dashboard`` (also recompute the
 dashboard aggregate; default false). A bad value fails the invocation with a message
 naming it.
+
+Each run also purges expired session rows (idle past the timeout, or past the absolute
+lifetime), so the sessions table does not grow without bound: the schedule is the one
+the stack already has, and the warmer's database user may delete rows.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ def run(event: Any) -> dict[str, Any]:
     )
     if chosen["dashboard"]:
         result["dashboard_refreshed"] = services.stats.refresh()
+    result["sessions_purged"] = services.sessions.purge()
     return {"products_top": chosen["products_top"], "by": chosen["by"], **result}
 
 

@@ -20,6 +20,7 @@ from lambda_app.caching.cache_aside import CacheAside
 from lambda_app.caching.events import DEFAULT_CHANNEL_NAME, publish_invalidation
 from lambda_app.caching.invalidation import Announcer, GroupVersions, Invalidator
 from lambda_app.caching.keys import KeyBuilder
+from lambda_app.caching.login_limit import LoginLimiter
 from lambda_app.caching.near_cache import NearCache
 from lambda_app.caching.policy import DEFAULT_POLICIES, ClassPolicy
 from lambda_app.caching.rate_limit import RateLimiter
@@ -128,6 +129,7 @@ def build_services(settings: Settings) -> Services:
         SessionRepository(db),
         keys=keys,
         ttl_seconds=settings.cache.ttls["session"],
+        max_lifetime_seconds=settings.sessions.max_lifetime,
         negative_ttl_seconds=settings.cache.negative_ttl,
         metrics=cache.metrics,
         breaker=cache.breaker,
@@ -146,12 +148,13 @@ def build_services(settings: Settings) -> Services:
         sessions=SessionService(
             session_store,
             CredentialRepository(db),
-            RateLimiter(
+            LoginLimiter(
                 client,
-                prefix=f"{settings.cache.prefix}:login",
-                limit=settings.rate_limit.login_requests,
+                prefix=settings.cache.prefix,
+                per_address=settings.rate_limit.login_requests,
+                per_address_account=settings.rate_limit.login_address_account_failures,
+                per_account=settings.rate_limit.login_account_failures,
                 window_seconds=settings.rate_limit.login_window,
-                algorithm="fixed",
                 breaker=cache.breaker,
             ),
         ),

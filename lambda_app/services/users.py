@@ -61,15 +61,21 @@ class UserService:
         self, user_id: int, changes: Mapping[str, Any], *, password: str | None = None
     ) -> Row:
         """Change the given fields (and the password); the cache then holds the whole
-        stored row."""
+        stored row. A new password or email ends every session opened before it (a
+        login racing the change cannot open one with the old credentials either: see
+        ``SessionRepository.create``)."""
         user_id = entity_id(user_id)
         checked = fields(changes, USER_WRITABLE, "user changes")
         hashed = hash_password(password) if password is not None else None
         with domain_errors():
+            before = self.repo.get(user_id) if "email" in checked else None
             row = self.repo.update(user_id, **checked, password_hash=hashed)
             if row is None:
                 raise NotFound("user", user_id)
             self.entries.store(user_id, row)
+            moved = before is not None and before["email"] != row["email"]
+            if self.sessions is not None and (hashed is not None or moved):
+                self.sessions.end_all(user_id)
         return row
 
     def delete(self, user_id: int) -> None:

@@ -13,10 +13,10 @@ from typing import Any
 import requests
 import schemathesis
 
-from scripts.local_sigv4 import local_credentials
+from scripts.local_sigv4 import DEFAULT_REGION, local_credentials
 from scripts.ops.sigv4 import sigv4_signer
 
-_sign = sigv4_signer("local", credentials=local_credentials())
+_sign = sigv4_signer(DEFAULT_REGION, credentials=local_credentials())
 
 
 class LocalSigV4(requests.auth.AuthBase):

@@ -119,13 +119,59 @@ def test_malformed_tokens_are_an_invalid_session(valkey, repo, clock, token):
         store.validate(token)
 
 
-def test_unknown_token_is_an_invalid_session_and_negatively_cached(valkey, repo, clock):
+def test_an_unknown_token_is_invalid_and_leaves_nothing_in_the_cache(valkey, repo, clock):
+    """Random tokens must not fill the cache: no negative entry, no lease left behind."""
     store = make_store(valkey, repo, clock)
-    unknown = "A" * 43
-    for _ in range(3):
+    for n in range(3):
         with pytest.raises(InvalidSessionError):
-            store.validate(unknown)
-    assert store.cache.metrics.snapshot()["session"]["loads"] == 1
+            store.validate(f"{n}" * 43)
+    assert store.cache.metrics.snapshot()["session"]["loads"] == 3
+    assert list(valkey.scan_iter(match="t:*")) == []
+
+
+def test_a_session_ends_at_its_absolute_lifetime_however_active(valkey, repo, clock, user_id):
+    store = SessionStore(valkey, repo, keys=KEYS, clock=clock, ttl_seconds=1_800,
+                         max_lifetime_seconds=3_600)
+    token, created = store.create(user_id)
+    assert created.expires_in == 1_800
+    for _ in range(3):  # active every 15 minutes: the idle timeout never runs out
+        clock.advance(minutes=15)
+        seen = store.validate(token)
+        assert seen.hit
+    assert seen.expires_in == 900  # what is left of the hour, not the idle 30 minutes
+    clock.advance(minutes=20)  # 65 minutes after login; still a cache hit
+    with pytest.raises(InvalidSessionError):
+        store.validate(token)
+    assert repo.get(digest(token)) is None
+    assert valkey.get(value_key(store, token)) is None
+
+
+def test_expired_rows_are_purged(valkey, db, repo, user_id):
+    store = SessionStore(valkey, repo, keys=KEYS, ttl_seconds=1_800, max_lifetime_seconds=7_200)
+    idle, live = store.create(user_id)[0], store.create(user_id)[0]
+
+    def age(token: str, column: str, minutes: int) -> None:
+        with db.cursor() as cursor:
+            cursor.execute(f"UPDATE sessions SET {column} = %s WHERE token = %s",
+                           (utc_now() - dt.timedelta(minutes=minutes), digest(token)))
+        db.commit()
+
+    age(idle, "last_active", 40)  # idle past 30 minutes and the write-back lag
+    assert store.purge() == 1
+    assert repo.get(digest(idle)) is None and repo.get(digest(live)) is not None
+    age(live, "created_at", 3 * 60)  # active, but logged in past the absolute lifetime
+    assert store.purge() == 1
+    assert repo.get(digest(live)) is None
+
+
+def test_ending_all_sessions_of_a_user_drops_rows_and_cache_entries(valkey, repo, clock,
+                                                                    user_id):
+    store = make_store(valkey, repo, clock)
+    tokens = [store.create(user_id)[0] for _ in range(3)]
+    assert store.end_all(user_id) == 3
+    for token in tokens:
+        with pytest.raises(InvalidSessionError):
+            store.validate(token)
 
 
 def test_session_idle_past_the_timeout_is_invalid_and_removed(any_valkey, repo, clock, user_id):
