@@ -17,11 +17,11 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv node up down status env seed demo serve test test-valkey8 test-fast lint typecheck \
+.PHONY: help venv node up down status env seed demo serve serve-sigv4 test test-valkey8 test-fast lint typecheck \
 	synth checkov bench bench-save clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements/lambda.txt requirements/dev.txt
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11+ not found (install python3.11 or newer)" >&2; exit 1; }
@@ -61,8 +61,13 @@ seed: up ## Apply migrations and load the seed data into the local database
 demo: up ## Seed, then walk through every pattern with timings
 	@eval "$$($(PY) -m scripts.local_stack env)" && $(PY) -m scripts.demo
 
-serve: up ## Serve the API handler on 127.0.0.1:$${PORT:-8080}
-	@eval "$$($(PY) -m scripts.local_stack env)" && $(PY) -m scripts.serve --port $${PORT:-8080}
+PORT ?= 8080
+
+serve: up ## Serve the API on 127.0.0.1:PORT (loopback callers are the local operator)
+	@eval "$$($(PY) -m scripts.local_stack env)" && $(PY) -m scripts.serve --port $(PORT)
+
+serve-sigv4: up ## Serve the API on 127.0.0.1:PORT verifying SigV4 as API Gateway does
+	@eval "$$($(PY) -m scripts.local_stack env)" && $(PY) -m scripts.serve --sigv4 --port $(PORT)
 
 lint: venv ## ruff
 	@$(BIN)/ruff check .

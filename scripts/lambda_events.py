@@ -38,17 +38,29 @@ class LambdaContext:
 LOCAL_OPERATOR_ARN = "arn:aws:iam::000000000000:user/local-operator"
 
 
+def is_loopback(address: str) -> bool:
+    """Whether ``address`` (a socket peer or a bind address) is this machine's loopback."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
 def local_principal(
     operator: str | None, peer: str, authorization: str | None = None
 ) -> str | None:
     """Whom a local request counts as signed by, standing in for API Gateway's SigV4 check.
 
-    A request that authenticates another way (``Authorization: Bearer``) is not signed,
-    as on AWS. Otherwise: one local operator per client address, so a test or a second
-    terminal that binds another loopback address (127.0.0.2, ...) is a caller of its own,
-    as a second IAM user would be. The address is the socket's peer, not a header."""
+    Only a loopback peer is the local operator: a client on the network is anonymous,
+    whatever address the server listens on. A request that authenticates another way
+    (``Authorization: Bearer``) is not signed, as on AWS. One local operator per loopback
+    address, so a test or a second terminal that binds another one (127.0.0.2, ...) is a
+    caller of its own, as a second IAM user would be. The address is the socket's peer,
+    never a header."""
     scheme = (authorization or "").strip().split(" ", 1)[0]
-    if operator is None or (scheme and scheme != "AWS4-HMAC-SHA256"):
+    if operator is None or not is_loopback(peer) or (scheme and scheme != "AWS4-HMAC-SHA256"):
         return None
     if peer in ("127.0.0.1", "::1"):
         return operator

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import importlib
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from scripts.lambda_events import (
     LOCAL_OPERATOR_ARN,
     LambdaContext,
     build_event,
+    is_loopback,
     local_principal,
     response_parts,
 )
@@ -39,7 +41,11 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
 def make_request_handler(
-    handler: Handler, *, principal: str | None = None, sigv4: bool = False
+    handler: Handler,
+    *,
+    principal: str | None = None,
+    sigv4: bool = False,
+    region: str | None = None,
 ) -> type[BaseHTTPRequestHandler]:
     """``principal``: whom every unsigned-looking request counts as signed by (the local
     operator; None: anonymous). ``sigv4``: verify signatures instead, as API Gateway
@@ -92,12 +98,12 @@ def make_request_handler(
                 return local_principal(
                     principal, self.client_address[0], self.headers.get("Authorization")
                 )
-            from scripts.local_sigv4 import verify
+            from scripts.local_sigv4 import DEFAULT_REGION, verify
 
             host = self.headers.get("Host", "127.0.0.1")
             headers = {name.lower(): value for name, value in self.headers.items()}
             return verify(method=self.command, url=f"http://{host}{self.path}",
-                          headers=headers, body=body)
+                          headers=headers, body=body, region=region or DEFAULT_REGION)
 
         def _read_body(self) -> bytes:
             """The request body, by Content-Length or chunked transfer coding."""
@@ -207,10 +213,12 @@ def start_in_thread(
     quiet: bool = True,
     principal: str | None = LOCAL_OPERATOR_ARN,
     sigv4: bool = False,
+    region: str | None = None,
 ) -> tuple[LocalServer, threading.Thread]:
     """Serve in a background thread (tests); port 0 picks a free one."""
     server = LocalServer(
-        (host, port), make_request_handler(handler, principal=principal, sigv4=sigv4)
+        (host, port),
+        make_request_handler(handler, principal=principal, sigv4=sigv4, region=region),
     )
     server.quiet = quiet
     thread = threading.Thread(target=server.serve_forever, name="api-local", daemon=True)
@@ -251,6 +259,23 @@ def prepare_database() -> None:
         conn.close()
 
 
+def _mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[bool, str]:
+    """Whether loopback callers are the local operator, and the region SigV4 must name;
+    a usage error for a combination that would expose the operator on a network."""
+    operator_mode = not (args.anonymous or args.sigv4)
+    if operator_mode and not is_loopback(args.host) and not args.operator_on_network:
+        parser.error(
+            f"--host {args.host} is not loopback, and the default mode makes loopback "
+            "clients operators: add --sigv4 (signatures, as on AWS) or --anonymous, or "
+            "--operator-on-network to accept it"
+        )
+    if args.region is not None and not args.sigv4:
+        parser.error("--region goes with --sigv4")
+    from scripts.local_sigv4 import DEFAULT_REGION
+
+    return operator_mode, args.region or os.environ.get("AWS_REGION") or DEFAULT_REGION
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
@@ -263,12 +288,23 @@ def main(argv: list[str] | None = None) -> int:
     who.add_argument(
         "--anonymous", action="store_true",
         help="treat requests as unsigned, as the deployed API does without SigV4 "
-        "(default: every request comes from the local operator)",
+        "(default: every request from loopback comes from the local operator)",
     )
     who.add_argument(
         "--sigv4", action="store_true",
         help="verify SigV4 signatures as the deployed API does, by the local key pair "
-        "in scripts/local_sigv4.py (default: every request comes from the local operator)",
+        "(printed at start; default: every request from loopback comes from the local "
+        "operator)",
+    )
+    parser.add_argument(
+        "--region", default=None,
+        help="with --sigv4: the region signatures must name (default: AWS_REGION, else "
+        "us-east-1)",
+    )
+    parser.add_argument(
+        "--operator-on-network", action="store_true",
+        help="allow listening on a non-loopback --host in the default operator mode "
+        "(network clients stay anonymous; loopback clients are operators)",
     )
     parser.add_argument(
         "--no-prepare", dest="prepare", action="store_false",
@@ -277,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65_535:
         parser.error(f"--port: expected 0-65535, got {args.port}")
+    operator_mode, region = _mode(parser, args)
     problem = check_settings()
     if problem:
         print(f"serve: {problem}", file=sys.stderr)
@@ -289,10 +326,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"serve: cannot load {args.handler}: {exc}", file=sys.stderr)
         return 1
     try:
-        principal = None if args.anonymous or args.sigv4 else LOCAL_OPERATOR_ARN
+        principal = LOCAL_OPERATOR_ARN if operator_mode else None
         server = LocalServer(
             (args.host, args.port),
-            make_request_handler(handler, principal=principal, sigv4=args.sigv4),
+            make_request_handler(
+                handler, principal=principal, sigv4=args.sigv4, region=region
+            ),
         )
     except OSError as exc:
         print(f"serve: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
@@ -300,11 +339,17 @@ def main(argv: list[str] | None = None) -> int:
     server.quiet = args.quiet
     url = f"http://{args.host}:{server.server_address[1]}"
     if principal:
-        print(f"auth: every request counts as SigV4-signed by {principal} "
-              "(--sigv4 to verify signatures as the deployed API does)", flush=True)
+        print(f"auth: requests from loopback count as SigV4-signed by {principal}; "
+              "others are anonymous (make serve-sigv4 verifies signatures as the "
+              "deployed API does)", flush=True)
     elif args.sigv4:
-        print("auth: operator routes need a SigV4 signature by the local key pair "
-              "(scripts/local_sigv4.py)", flush=True)
+        print("auth: sigv4 - operator routes need a SigV4 signature (service execute-api, "
+              f"region {region}) by the local key pair:", flush=True)
+        from scripts.local_sigv4 import describe_key_pair
+
+        print(describe_key_pair(), flush=True)
+    else:
+        print("auth: anonymous - every operator route answers 403", flush=True)
     print(f"serving {args.handler} at {url}  (docs: {url}/docs, Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()
