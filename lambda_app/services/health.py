@@ -3,20 +3,51 @@
 Health asks the connection layer directly (a ``PING`` each), not through the caching
 library: it is about reachability, and must not depend on the circuit breaker. The API
 layer calls these instead of touching the clients itself.
+
+``/health`` is public and not rate limited, so its answer is kept for a second per
+process (:data:`HEALTH_TTL_SECONDS`): a flood of health checks costs each server at most
+one round trip per second and instance. A database that answers but lacks the schema
+(or an older one than this code needs) is not healthy: every data route would answer 503.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+
+import pymysql
 
 from lambda_app.clients.errors import CacheUnavailable, DatabaseUnavailable
-from lambda_app.clients.mysql import get_db
+from lambda_app.clients.mysql import DB_ERRORS, Database, get_db
 from lambda_app.clients.valkey import get_valkey, ping
 from lambda_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-UP, DOWN = "ok", "down"
+UP, DOWN, UNMIGRATED = "ok", "down", "unmigrated"
+HEALTH_TTL_SECONDS = 1.0
+
+_lock = threading.Lock()
+#: The last answer and when it was taken (one entry, under ``_lock``).
+_kept: dict[str, tuple[float, tuple[str, str]]] = {}
+
+
+def states() -> tuple[str, str]:
+    """``(cache, db)``, asked at most once per :data:`HEALTH_TTL_SECONDS` per process."""
+    with _lock:
+        last = _kept.get("answer")
+        if last is not None and time.monotonic() - last[0] < HEALTH_TTL_SECONDS:
+            return last[1]
+        answer = (cache_state(), database_state())
+        _kept["answer"] = (time.monotonic(), answer)
+        return answer
+
+
+def forget() -> None:
+    """Drop the kept answer (the runtime was rebuilt from new settings)."""
+    with _lock:
+        _kept.clear()
 
 
 def cache_state() -> str:
@@ -30,12 +61,35 @@ def cache_state() -> str:
 
 
 def database_state() -> str:
+    database = get_db(get_settings())
     try:
-        get_db(get_settings()).ensure_alive()
+        database.ensure_alive()
+        current = _schema_version(database)
     except DatabaseUnavailable as exc:
         log.warning("health: %s", exc)
         return DOWN
+    from lambda_app.data.migrations.versions import MIGRATIONS
+
+    needed = MIGRATIONS[-1].version
+    if current < needed:
+        log.warning("health: schema version %s, this code needs %s", current, needed)
+        return UNMIGRATED
     return UP
+
+
+def _schema_version(database: Database) -> int:
+    """The newest applied migration; 0 for a database without the ledger."""
+    try:
+        with database().cursor() as cursor:
+            cursor.execute("SELECT MAX(version) FROM schema_migrations")
+            row = cursor.fetchone()
+    except pymysql.err.ProgrammingError:  # no such table: never migrated
+        return 0
+    except DB_ERRORS as exc:
+        database.close()
+        raise DatabaseUnavailable("schema check", str(exc)) from None
+    value = next(iter(row.values())) if isinstance(row, dict) else (row or (None,))[0]
+    return int(value or 0)
 
 
 def revive_database() -> None:

@@ -16,10 +16,11 @@ def reset_runtime(*, settings: bool = True) -> None:
     """Drop services and connections (and, by default, the parsed settings)."""
     from lambda_app.clients.mysql import reset_databases
     from lambda_app.clients.valkey import reset_clients
-    from lambda_app.services import reset_services
+    from lambda_app.services import health, reset_services
     from lambda_app.settings import get_settings
 
     reset_services()
+    health.forget()
     if settings:
         get_settings.cache_clear()
     reset_clients()

@@ -1,4 +1,5 @@
-"""Health: both servers answer, or 503 naming which is down. Never rate limited.
+"""Health: both servers answer and the schema is current, or 503 naming what is not.
+Never rate limited; the answer is kept for a second per process.
 
 ``lambda_app.services.health`` asks each server directly (a ``PING`` each): health is
 about reachability, and must not depend on the caching library's circuit breaker.
@@ -17,15 +18,17 @@ router = new_router()
 
 @router.get(
     "/health",
-    summary="Valkey and MySQL reachable",
+    summary="Valkey and MySQL reachable, the schema current (kept 1 s per instance)",
     tags=["health"],
     responses=responses(200, "Both up", 503, limited=False),
 )
 def health() -> Health:
-    state = Health(cache=health_checks.cache_state(), db=health_checks.database_state())
-    down = [name for name in ("cache", "db") if getattr(state, name) != "ok"]
+    cache, db = health_checks.states()
+    state = Health(cache=cache, db=db)
+    down = [f"{name} {value}" for name, value in (("cache", cache), ("db", db)) if value != "ok"]
     if down:
-        raise ApiError(
-            503, "unavailable", f"{' and '.join(down)} down", extra=state.model_dump()
-        )
+        message = " and ".join(down)
+        if db == health_checks.UNMIGRATED:
+            message += ": apply the migrations (make seed; on AWS, ops seed --remote)"
+        raise ApiError(503, "unavailable", message, extra=state.model_dump())
     return state

@@ -104,6 +104,10 @@ def test_a_database_without_the_schema_says_how_to_fix_it(own_mysql, valkey_serv
     assert answer.status == 503
     assert answer.body["error"] == "unavailable"
     assert "migrations" in answer.body["message"]
+    with environment(api_env(valkey_server, server)):
+        health = call("GET", "/health")
+    assert (health.status, health.body["db"], health.body["cache"]) == (503, "unmigrated", "ok")
+    assert "migrations" in health.body["message"]
 
 
 def test_a_hung_cache_costs_a_few_timeouts_then_none(own_valkey, api_database_server) -> None:

@@ -6,6 +6,8 @@ that keep working on whichever server is still up.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from scripts import servers
@@ -91,3 +93,17 @@ def test_reads_bypass_a_dead_cache_to_the_database(cache_down, caller) -> None:
     assert admin.status == 503
     assert admin.body == {"error": "unavailable",
                           "message": "cache unavailable; try again shortly"}
+
+
+def test_health_asks_the_servers_at_most_once_a_second(api, valkey) -> None:
+    """/health is public and unlimited: a flood of it must not become a flood of PINGs."""
+    def pings() -> int:
+        return int(valkey.info("commandstats").get("cmdstat_ping", {}).get("calls", 0))
+
+    assert call("GET", "/health", signed=False).status == 200  # connections made
+    before = pings()
+    began = time.monotonic()
+    answers = [call("GET", "/health", signed=False) for _ in range(50)]
+    seconds = time.monotonic() - began
+    assert {answer.status for answer in answers} == {200}
+    assert pings() - before <= 1 + int(seconds)
