@@ -166,8 +166,25 @@ def cmd_up(args: argparse.Namespace) -> int:
         setattr(stack, name, server)
         save_stack(args.state_dir, stack)
         print(f"{name:<7} {_verb(server)}  {_describe(server)}", flush=True)
+    if stack.mysql is not None and stack.mysql.kind != "external":
+        _grant_serving_user(stack.mysql)
     print(f'load the settings: eval "$({_self_command(args)} env)"')
     return 0
+
+
+def _grant_serving_user(mysql: servers.MysqlServer) -> None:
+    """Migrate as the owner, then give the serving user its row-only grants: the app runs
+    locally as the user the migrator creates on AWS, not as the owner."""
+    from lambda_app.data.migrations import migrate
+
+    servers.create_database(mysql, mysql.database)
+    conn = servers.mysql_connect(mysql)
+    try:
+        migrate(conn)
+    finally:
+        conn.close()
+    runtime = servers.grant_runtime_user(mysql)
+    print(f"mysql   the app serves as {runtime.user}: row access only, as on AWS", flush=True)
 
 
 def _verb(server: Server) -> str:
@@ -249,7 +266,11 @@ def cmd_env(args: argparse.Namespace) -> int:
                 f"{name} is not running; start the stack with: {_self_command(args)} up"
             )
     assert stack.valkey is not None and stack.mysql is not None
-    env = servers.env_for(stack.valkey, stack.mysql)
+    if stack.mysql.kind == "external":
+        env = servers.env_for(stack.valkey, stack.mysql)
+    else:  # serve as the restricted user; the owner only for the tools that migrate
+        env = servers.env_for(stack.valkey, servers.runtime_user(stack.mysql),
+                              admin=stack.mysql)
     if args.json:
         print(json.dumps(env, indent=2))
     else:

@@ -240,21 +240,31 @@ def check_settings() -> str | None:
 
 
 def prepare_database() -> None:
-    """Migrate, and seed an empty database, as ``make demo`` does. A database that does
-    not answer is reported, not fatal: the API answers 503 until it does."""
+    """Migrate, and seed an empty database, as ``make demo`` does: as the database's owner
+    when the environment names one (``DB_ADMIN_USER``, as ``make env`` does), who then
+    grants the serving user (``DB_USER``) the tables, as the migrator does on AWS. A
+    database that does not answer is reported, not fatal: the API answers 503 until it
+    does."""
     from lambda_app.clients.errors import DatabaseUnavailable
     from lambda_app.clients.mysql import connect
+    from lambda_app.data.app_user import ensure_app_user
     from lambda_app.data.bootstrap import ensure_ready
     from lambda_app.settings import get_settings
+    from scripts.servers import admin_settings
 
+    serving = get_settings().db
+    owner = admin_settings(serving, os.environ)
     try:
-        conn = connect(get_settings().db)
+        conn = connect(owner)
     except DatabaseUnavailable as exc:
         print(f"serve: database not prepared: {exc}", file=sys.stderr)
         return
     try:
         print(f"database: {ensure_ready(conn, progress=sys.stderr.isatty()).describe()}",
               flush=True)
+        if owner.user != serving.user and serving.user and serving.password:
+            ensure_app_user(conn, username=serving.user, password=serving.password,
+                            database=serving.name)
     finally:
         conn.close()
 

@@ -69,10 +69,35 @@ def error_response(
     )
 
 
+#: Names pydantic gives the branches of a union in an error's location: how the value
+#: was checked, not where it was (``function-after[check(), constrained-str]``, ``none``).
+_BRANCH_TAGS = frozenset({"none", "str", "int", "float", "bool", "decimal", "list", "dict",
+                          "constrained-str", "constrained-int", "constrained-decimal"})
+
+
+def _is_branch(part: object) -> bool:
+    text = str(part)
+    return text in _BRANCH_TAGS or any(mark in text for mark in "[]()")
+
+
 def _field(loc: Sequence[Any]) -> str:
-    """``("body", "price")`` -> ``price``; ``("path", "id")`` -> ``id``; ``("body",)`` -> body."""
-    parts = [str(p) for p in loc[1:] if not isinstance(p, int)] if len(loc) > 1 else []
+    """``("body", "price")`` -> ``price``; ``("path", "id")`` -> ``id``; ``("body",)`` -> body.
+    List indexes and union branches are left out: the field is what a client sent."""
+    parts = [str(p) for p in loc[1:] if not isinstance(p, int) and not _is_branch(p)]
     return ".".join(parts) or (str(loc[0]) if loc else "request")
+
+
+def _meaningful(errors: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Without the "Input should be None" of an optional field's null branch when the
+    field's other branch says what is wrong with the value sent."""
+    fields_with_reasons = {
+        _field(error.get("loc") or ()) for error in errors if error.get("type") != "none_required"
+    }
+    return [
+        error for error in errors
+        if error.get("type") != "none_required"
+        or _field(error.get("loc") or ()) not in fields_with_reasons
+    ]
 
 
 def _problem(error: Mapping[str, Any]) -> str:
@@ -87,7 +112,7 @@ def _problem(error: Mapping[str, Any]) -> str:
 def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
     """``price: Input should be greater than or equal to 0; name: required``."""
     seen: list[str] = []
-    for error in errors:
+    for error in _meaningful(errors):
         problem = _problem(error)
         field = _field(error.get("loc") or ())
         # model-level checks name their own fields ("name: must not be null")

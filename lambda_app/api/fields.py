@@ -97,6 +97,12 @@ def _cents(value: Decimal) -> Decimal:
 _EMAIL_RULE = "must be an email address like name@example.com"
 
 
+def _visible(value: str) -> str:
+    """A control or format character gets its own message, not the pattern's."""
+    normalise_email(value)
+    return value
+
+
 def _normal_email(value: str) -> str:
     """The stored form (:mod:`lambda_app.auth.emails`), which must still be an address
     (a full-width at sign, say, would make a second ``@``)."""
@@ -149,6 +155,7 @@ Name = Annotated[
 Email = Annotated[
     str,
     Field(min_length=3, max_length=255, examples=["user00001@example.com"], description=RULE),
+    AfterValidator(_visible),
     *_EMAIL,
     AfterValidator(_valid_unicode),
     AfterValidator(_normal_email),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 from scripts.ops.argtypes import positive_int
@@ -42,8 +43,10 @@ def seed_local(
         from lambda_app.settings import Settings
     except ImportError as exc:
         raise OpsError(f"local seeding needs {exc.name}, which this checkout lacks") from None
-    try:
-        conn = connect(Settings.from_env().db)
+    from scripts.servers import admin_settings
+
+    try:  # as the owner when the environment names one (make env does): seeding truncates
+        conn = connect(admin_settings(Settings.from_env().db, os.environ))
     except (ValueError, ServerUnavailable) as exc:  # ConfigError is a ValueError
         raise OpsError(str(exc)) from None
     try:

@@ -251,8 +251,12 @@ def smoke_user(g: Group, run: Run, role: str) -> tuple[int, str]:
 
 
 def check_sessions(g: Group, run: Run) -> None:
-    """Log in, sliding TTL on each read, log out; the token only ever in a header."""
-    _, token = smoke_user(g, run, "session")
+    """Log in, read your own record, sliding TTL on each read, log out; the token only
+    ever in a header."""
+    uid, token = smoke_user(g, run, "session")
+    me = g.as_user(token, "GET", "/users/me")
+    g.expect("GET /users/me -> 200 with the caller's own record",
+             problems(status_is(me, 200), None if obj(me).get("id") == uid else "another id"))
     r = g.as_user(token, "GET", "/sessions/current")
     g.expect(
         "GET /sessions/current -> 200 and refreshed to the full TTL",

@@ -33,6 +33,9 @@ from scripts.servers.base import (
     from_dict,
 )
 from scripts.servers.discovery import (
+    ADMIN_PASSWORD_ENV,
+    ADMIN_USER_ENV,
+    admin_settings,
     env_for,
     is_running,
     mysql_from_env,
@@ -49,10 +52,13 @@ from scripts.servers.docker import (
 )
 from scripts.servers.mysql_server import (
     MYSQL_PROGRAMS,
+    RUNTIME_USER,
     check_mysql,
     create_database,
+    grant_runtime_user,
     mysql_answers,
     mysql_connect,
+    runtime_user,
     start_mysql,
 )
 from scripts.servers.processes import (
@@ -78,6 +84,8 @@ from scripts.servers.valkey_server import (
 )
 
 __all__ = [
+    "ADMIN_PASSWORD_ENV",
+    "ADMIN_USER_ENV",
     "BACKENDS",
     "INSTALL_DOCKER",
     "INSTALL_MYSQL",
@@ -85,6 +93,7 @@ __all__ = [
     "LOOPBACK",
     "MYSQL_IMAGE",
     "MYSQL_PROGRAMS",
+    "RUNTIME_USER",
     "VALKEY_IMAGE",
     "Backend",
     "BinaryNotFound",
@@ -96,6 +105,7 @@ __all__ = [
     "TlsFiles",
     "ValkeyCluster",
     "ValkeyServer",
+    "admin_settings",
     "check_mysql",
     "check_valkey",
     "container_name",
@@ -105,6 +115,7 @@ __all__ = [
     "find_binary",
     "free_port",
     "from_dict",
+    "grant_runtime_user",
     "is_running",
     "make_tls_files",
     "mysql_answers",
@@ -116,6 +127,7 @@ __all__ = [
     "provide_mysql",
     "provide_valkey",
     "require_binaries",
+    "runtime_user",
     "start_mysql",
     "start_mysql_container",
     "start_valkey",

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from lambda_app.clients.errors import ConfigError
-from lambda_app.settings import Settings
+from lambda_app.settings import DatabaseSettings, Settings
 from scripts.servers.base import (
     Backend,
     BinaryNotFound,
@@ -164,10 +164,28 @@ def stop(server: ValkeyServer | MysqlServer | ValkeyCluster) -> bool:
     return False
 
 
+#: Local tools only (``make serve``/``demo``/``seed`` migrate and seed as the owner, then
+#: serve as ``DB_USER``): the database owner, as the migrator's master secret is on AWS.
+ADMIN_USER_ENV, ADMIN_PASSWORD_ENV = "DB_ADMIN_USER", "DB_ADMIN_PASSWORD"
+
+
+def admin_settings(settings: DatabaseSettings, environ: Mapping[str, str]) -> DatabaseSettings:
+    """``settings`` with the owner's credentials when the environment names them."""
+    user = environ.get(ADMIN_USER_ENV, "").strip()
+    if not user:
+        return settings
+    return settings.model_copy(update={"user": user,
+                                       "password": environ.get(ADMIN_PASSWORD_ENV, "")})
+
+
 def env_for(
-    valkey_server: ValkeyServer | ValkeyCluster, mysql_server: MysqlServer
+    valkey_server: ValkeyServer | ValkeyCluster,
+    mysql_server: MysqlServer,
+    *,
+    admin: MysqlServer | None = None,
 ) -> dict[str, str]:
-    """The settings variables (BRIEF names) that point the app at these servers."""
+    """The settings variables (BRIEF names) that point the app at these servers; with
+    ``admin``, the owner's credentials for the local tools that migrate and seed."""
     cluster = isinstance(valkey_server, ValkeyCluster)
     node = valkey_server.nodes[0] if isinstance(valkey_server, ValkeyCluster) else valkey_server
     env = {
@@ -184,4 +202,6 @@ def env_for(
     }
     if node.ca_file:
         env["VALKEY_CA_FILE"] = node.ca_file
+    if admin is not None:
+        env[ADMIN_USER_ENV], env[ADMIN_PASSWORD_ENV] = admin.user, admin.password
     return env

@@ -258,6 +258,33 @@ def _launch_mysqld(
 
 
 
+#: The restricted user the app serves as, locally and in the tests: the one the migrator
+#: creates on AWS (``lambda_app.data.app_user``), with the same grants.
+RUNTIME_USER = "app_runtime"
+
+
+def runtime_user(server: MysqlServer) -> MysqlServer:
+    """The record of the serving user on ``server``'s database (no I/O): its password is
+    derived from the owner's, so every tool finds the same one without saving it."""
+    password = hashlib.sha256(f"{server.password}:{RUNTIME_USER}".encode()).hexdigest()[:32]
+    return replace(server, user=RUNTIME_USER, password=password)
+
+
+def grant_runtime_user(server: MysqlServer) -> MysqlServer:
+    """Create or refresh the serving user's grants on ``server``'s migrated database, as
+    its owner; the serving user's record."""
+    from lambda_app.data.app_user import ensure_app_user
+
+    runtime = runtime_user(server)
+    conn = mysql_connect(server)
+    try:
+        ensure_app_user(conn, username=runtime.user, password=runtime.password,
+                        database=server.database)
+    finally:
+        conn.close()
+    return runtime
+
+
 def create_database(server: MysqlServer, database: str) -> MysqlServer:
     """Create `database` on `server` if missing; returns the record pointing at it."""
     conn = mysql_connect(server, database="")

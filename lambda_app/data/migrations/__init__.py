@@ -63,7 +63,12 @@ def _values(row: object) -> tuple[object, ...]:
 
 
 def migrate(conn: Connection, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
-    """Apply the migrations `conn`'s database lacks, in order; returns the versions applied."""
+    """Apply the migrations `conn`'s database lacks, in order; returns the versions applied.
+
+    A database already current is only read (no lock, no DDL), so the serving user, who
+    may read the ledger and change no schema, can call it too."""
+    if {m.version for m in migrations} <= set(applied_versions(conn)):
+        return []
     with conn.cursor() as cursor:
         cursor.execute("SELECT DATABASE()")
         (database,) = _values(cursor.fetchone())

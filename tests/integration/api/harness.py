@@ -56,7 +56,11 @@ def api_database(mysql_server: servers.MysqlServer, name: str) -> servers.MysqlS
 def api_env(
     valkey_server: servers.ValkeyServer, mysql_server: servers.MysqlServer, **overrides: str
 ) -> dict[str, str]:
-    return {**servers.env_for(valkey_server, mysql_server), **BASE_ENV, **overrides}
+    """The handler's environment: it serves as the restricted user the migrator creates
+    on AWS (row access, read-only ledger), never as the database's owner."""
+    runtime = servers.grant_runtime_user(mysql_server)
+    return {**servers.env_for(valkey_server, runtime, admin=mysql_server), **BASE_ENV,
+            **overrides}
 
 
 @dataclass(frozen=True)

@@ -129,3 +129,20 @@ def test_every_answer_carries_the_correlation_id(api, caller) -> None:
     sent = event("GET", "/nope", api_key=caller)
     answer = invoke(sent)
     assert answer.header("X-Correlation-Id") == sent["requestContext"]["requestId"]
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/cache/invalidate", {"key": "nope"}),
+    ("/cache/invalidate", {"key": 5}),
+    ("/cache/invalidate", {"tag": "x"}),
+    ("/cache/invalidate", {"pattern": ["product:*"]}),
+    ("/products", {"name": 5, "price": "abc", "description": [1]}),
+    ("/users", {"name": "x", "email": "a\u200b@b.co", "password": 12}),
+])
+def test_validation_messages_name_the_field_and_the_rule_not_pydantic(api, caller, path, body):
+    answer = call("POST", path, body, api_key=caller)
+    _is_error(answer, 400, "validation_error")
+    message = answer.body["message"]
+    for internal in ("function-after", "constrained-", "[", "Input should be None"):
+        assert internal not in message, message
+    assert message.split(":", 1)[0] in {*body, "body"}
