@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
 
-from lambda_app.auth.emails import REFUSED_BMP_CLASS, RULE, normalise_email
+from lambda_app.auth.emails import REFUSED_BMP_CLASS, RULE, UNSAFE_BMP_CLASS, normalise_email
 from lambda_app.data.schema import MAX_ID, MAX_PRICE
 
 MAX_DESCRIPTION = 10_000
@@ -39,7 +39,7 @@ TEXT_PATTERN = f"^[^{_CONTROL}]*$"
 _IN_LINE = f"[^{_CONTROL}{_LINE_BREAKS}]*"
 NAME_PATTERN = f"^{_IN_LINE}[^{_CONTROL}{_SPACE}]{_IN_LINE}$"
 #: ``local@domain.tld``: no spaces, control or format characters, or second ``@``.
-_EMAIL_PART = f"[^@{REFUSED_BMP_CLASS}{_SPACE}]+"
+_EMAIL_PART = f"[^@{REFUSED_BMP_CLASS}{UNSAFE_BMP_CLASS}{_SPACE}]+"
 EMAIL_PATTERN = f"^{_EMAIL_PART}@{_EMAIL_PART}\\.{_EMAIL_PART}$"
 #: A price given as a string: up to 8 digits, then up to 2 decimals.
 PRICE_STRING_PATTERN = "^(0|[1-9][0-9]{0,7})([.][0-9]{1,2})?$"

@@ -38,8 +38,10 @@ def matched_operation(app: APIGatewayHttpResolver) -> tuple[str, str] | None:
 
 
 def check_access(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """403 for an operator route without a verified principal; 401 for a user record
-    asked for with no credential at all."""
+    """405 for a method a fixed path does not take (``PUT /users/me`` is not a write to a
+    user named "me"); 403 for an operator route without a verified principal; 401 for a
+    user record asked for with no credential at all."""
+    _refuse_other_methods_of_a_fixed_path(app)
     operation = matched_operation(app)
     if operation is None or iam_principal(app.current_event.raw_event):
         return next_middleware(app)
@@ -51,6 +53,25 @@ def check_access(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -
     if kind == OWNER and not has_bearer(app.current_event):
         raise InvalidSession("send the session token as Authorization: Bearer <token>")
     return next_middleware(app)
+
+
+def _refuse_other_methods_of_a_fixed_path(app: APIGatewayHttpResolver) -> None:
+    """A parameter matched a segment that is a documented path of its own. Only a value
+    that is no id (letters) can be one, so the document is consulted only then."""
+    arguments = app.context.get("_route_args") or {}
+    if all(str(value).isdigit() for value in arguments.values()):
+        return
+    from lambda_app.api.operations import at_exactly
+
+    path = str(app.context.get("_path") or app.current_event.path)
+    allowed = at_exactly(path)
+    if allowed:
+        raise ApiError(
+            405,
+            "method_not_allowed",
+            f"{app.current_event.http_method} is not allowed on {path}; use {', '.join(allowed)}",
+            {"Allow": ", ".join(allowed)},
+        )
 
 
 def require_owner(event: BaseProxyEvent, user_id: int) -> None:

@@ -42,5 +42,12 @@ def find(method: str, path: str) -> Operation | None:
 
 
 def allowed_methods(path: str) -> list[str]:
-    """The methods ``path`` answers (a 405's ``Allow``), HEAD wherever GET is not."""
-    return sorted({operation.method for operation in matching(path)})
+    """The methods ``path`` answers (a 405's ``Allow``): those of the path documented as
+    it is, when there is one (``/users/me``), else of the templates it matches."""
+    return at_exactly(path) or sorted({operation.method for operation in matching(path)})
+
+
+def at_exactly(path: str) -> list[str]:
+    """The methods of the operations documented at exactly ``path`` (no parameter
+    standing in for a segment): ``/users/me`` is its own resource, not ``/users/{id}``."""
+    return sorted({operation.method for operation in operations() if operation.path == path})

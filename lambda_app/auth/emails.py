@@ -24,6 +24,15 @@ REFUSED_BMP_CLASS = (
     "\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064"
     "\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb"
 )
+#: Characters a JSON Schema pattern can refuse up front because their normal form holds
+#: white space or an at sign (``¸`` is a space and a combining cedilla, ``＠`` is ``@``):
+#: an address that only becomes invalid once normalised would break the contract.
+UNSAFE_BMP_CLASS = (
+    "\\u00a8\\u00af\\u00b4\\u00b8\\u02d8-\\u02dd\\u037a\\u0384-\\u0385\\u1fbd"
+    "\\u1fbf-\\u1fc1\\u1fcd-\\u1fcf\\u1fdd-\\u1fdf\\u1fed-\\u1fee\\u1ffd-\\u1ffe"
+    "\\u2017\\u203e\\u309b-\\u309c\\ufc5e-\\ufc63\\ufdfa-\\ufdfb\\ufe49-\\ufe4c"
+    "\\ufe6b\\ufe70\\ufe72\\ufe74\\ufe76\\ufe78\\ufe7a\\ufe7c\\ufe7e\\uff20\\uffe3"
+)
 RULE = (
     "stored and compared in Unicode NFKC with case folded (ＡＤＡ@Example.com is "
     "ada@example.com); control and format characters (zero-width, bidi) are refused"

@@ -47,11 +47,11 @@ def test_no_route_lets_an_unsigned_caller_write_or_reach_the_cache_admin(
     writes = {key for key in unsigned if key.split()[0] in {"POST", "PUT", "PATCH", "DELETE"}}
     assert writes == PUBLIC_WRITES
     assert not [key for key in unsigned if key.split()[1].startswith("/cache")]
-    assert {"GET /products/{id}", "GET /products", "GET /users/{id}", "GET /health",
+    assert {"GET /products/{id}", "GET /products", "GET /health", "GET /users/me",
             "GET /stats/dashboard", "GET /openapi.json"} <= unsigned
-    assert {"POST /products", "PUT /products/{id}", "PATCH /products/{id}",
-            "DELETE /products/{id}", "POST /users", "PUT /users/{id}", "PATCH /users/{id}",
-            "DELETE /users/{id}", "POST /cache/invalidate", "POST /cache/warm",
+    assert {"GET /users/{id}", "HEAD /users/{id}", "POST /products", "PUT /products/{id}",
+            "PATCH /products/{id}", "DELETE /products/{id}", "POST /users", "PUT /users/{id}",
+            "PATCH /users/{id}", "DELETE /users/{id}", "POST /cache/invalidate", "POST /cache/warm",
             "GET /cache/stats"} <= {key for key, auth in routes.items() if auth == "AWS_IAM"}
 
 
@@ -62,7 +62,7 @@ def test_every_operation_the_handler_serves_has_a_route_with_its_rule(
     generates) and the stack's routes, under the access rule the handler applies."""
     import json
 
-    from lambda_app.api.access import OPERATOR, caller_kind
+    from lambda_app.api.access import caller_kind, needs_signature
     from lambda_app.api.app import openapi_json
 
     document = json.loads(openapi_json())
@@ -72,8 +72,11 @@ def test_every_operation_the_handler_serves_has_a_route_with_its_rule(
     assert served <= set(routes)
     for key, auth in routes.items():
         method, path = key.split(" ", 1)
-        expected = "AWS_IAM" if caller_kind(method, path) == OPERATOR else "NONE"
+        expected = "AWS_IAM" if needs_signature(caller_kind(method, path)) else "NONE"
         assert auth == expected, key
+    # personal data: a user record by id is never a public route on AWS
+    assert routes["GET /users/{id}"] == routes["HEAD /users/{id}"] == "AWS_IAM"
+    assert routes["GET /users/me"] == "NONE"  # the handler validates the bearer session
 
 
 def test_routes_integrate_with_the_function(template: Template) -> None:

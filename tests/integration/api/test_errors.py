@@ -146,3 +146,11 @@ def test_validation_messages_name_the_field_and_the_rule_not_pydantic(api, calle
     for internal in ("function-after", "constrained-", "[", "Input should be None"):
         assert internal not in message, message
     assert message.split(":", 1)[0] in {*body, "body"}
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_a_method_a_fixed_path_does_not_take_is_405_not_a_write_to_an_id(api, caller, method):
+    """``/users/me`` is a resource of its own: ``PUT /users/me`` is no user called me."""
+    answer = call(method, "/users/me", api_key=caller)
+    _is_error(answer, 405, "method_not_allowed")
+    assert answer.header("Allow") == "GET"

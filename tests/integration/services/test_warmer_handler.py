@@ -105,3 +105,25 @@ def test_skip_fresh_is_the_schedule_default(environment):
 def test_bad_rule_input_fails_with_a_clear_message(environment, event, message):
     with pytest.raises(BadRequest, match=message):
         warmer.handler(event, Context())
+
+
+def test_each_scheduled_run_purges_expired_sessions(environment, db):
+    from lambda_app.data.repositories import UserRepository
+
+    user = UserRepository(lambda: db).create(name="Old", email="old-sessions@example.com")
+    services = get_services()
+    live = services.sessions.create(user["id"])["token"]
+    stale = services.sessions.create(user["id"])["token"]
+    from lambda_app.caching.sessions import digest
+
+    with db.cursor() as cursor:  # logged in 13 hours ago: past the 12 h absolute lifetime
+        cursor.execute("UPDATE sessions SET created_at = NOW(6) - INTERVAL 13 HOUR, "
+                       "last_active = NOW(6) WHERE token = %s", (digest(stale),))
+    db.commit()
+
+    result = warmer.handler(SCHEDULED, Context())
+
+    assert result["sessions_purged"] == 1
+    with db.cursor() as cursor:
+        cursor.execute("SELECT token FROM sessions WHERE user_id = %s", (user["id"],))
+        assert [row["token"] for row in cursor.fetchall()] == [digest(live)]
