@@ -21,6 +21,7 @@ from lambda_app.api.errors import register_error_handlers
 from lambda_app.api.headers import begin_headers as headers_for_this_invocation
 from lambda_app.api.openapi import annotate_access
 from lambda_app.api.routes import cache, health, products, sessions, stats, users
+from lambda_app.caching.budget import begin as begin_cache_budget
 from lambda_app.observability import (
     NAMESPACE,
     SERVICE,
@@ -32,6 +33,7 @@ from lambda_app.observability import (
 )
 from lambda_app.services import get_services
 from lambda_app.services.health import revive_database
+from lambda_app.settings import get_settings
 
 TITLE = "Valkey caching reference API"
 VERSION = "1.0.0"
@@ -118,6 +120,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     if correlation_id:
         extra["X-Correlation-Id"] = str(correlation_id)
     try:
+        begin_cache_budget(get_settings().valkey, _remaining_ms(context))
         if _has_control_characters(event):
             result = _fallback(400, "bad_path", "the path must not contain control characters")
         else:
@@ -137,6 +140,11 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     record_metrics(int(result.get("statusCode", 500)), headers)
     publish_cache_metrics()
     return result
+
+
+def _remaining_ms(context: Any) -> int | None:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return int(remaining()) if callable(remaining) else None
 
 
 def _has_control_characters(event: Mapping[str, Any]) -> bool:

@@ -15,6 +15,7 @@ The clock is injected so the state machine is tested without sleeping.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +24,10 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import valkey
 
+from lambda_app.caching import budget
 from lambda_app.clients.valkey import VALKEY_ERRORS
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from lambda_app.settings import CacheSettings
@@ -36,6 +40,13 @@ R = TypeVar("R")
 class BreakerOpen(valkey.exceptions.ConnectionError):
     """Raised instead of calling Valkey while the breaker is open. A connection error,
     so every ``except VALKEY_ERRORS`` fallback treats it as the outage it stands for."""
+
+
+class CacheCallFailed(valkey.exceptions.ConnectionError):
+    """A cache call raised something no Valkey error class names (a ``RecursionError``
+    from a client reconnecting into a hung server, say). Counted as a failure, and a
+    connection error to the caller, so it takes the same fallback as any outage instead
+    of escaping as a 500."""
 
 
 class BreakerState(StrEnum):
@@ -114,23 +125,44 @@ class CircuitBreaker:
                 self._trial_in_flight = False
 
     def call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """``fn(*args, **kwargs)`` under the breaker: skipped (``BreakerOpen``) while open,
-        its Valkey failures and successes counted."""
+        """``fn(*args, **kwargs)`` under the breaker: skipped (``BreakerOpen``) while open
+        or once this request's cache budget (:mod:`budget`) is spent. An error reply
+        counts as success (the server answered); every other exception as a failure,
+        raised as a connection error (:class:`CacheCallFailed` when it was none)."""
         if not self.allow():
             raise BreakerOpen("cache circuit breaker is open; Valkey not called")
+        if budget.exhausted():
+            self._release_trial()
+            raise BreakerOpen("this request's cache budget is spent; Valkey not called")
         try:
             result = fn(*args, **kwargs)
-        except VALKEY_ERRORS:
-            self.record_failure()
-            raise
-        except BaseException:
-            # The server answered (an error reply, an undecodable value): it is up. Not
-            # recording that would leave a half-open trial in flight, and the breaker
-            # refusing every call until the process restarts.
+        except valkey.exceptions.ResponseError:
+            # The server answered: it is up. Not recording that would leave a half-open
+            # trial in flight, and the breaker refusing every call until a restart.
             self.record_success()
+            raise
+        except VALKEY_ERRORS:
+            self._failed()
+            raise
+        except Exception as exc:
+            self._failed()
+            log.warning("cache call failed with %s: %s", type(exc).__name__, exc)
+            raise CacheCallFailed(f"cache call failed: {type(exc).__name__}") from exc
+        except BaseException:
+            self._failed()
             raise
         self.record_success()
         return result
+
+    def _failed(self) -> None:
+        self.record_failure()
+        budget.charge_failure()
+
+    def _release_trial(self) -> None:
+        """A half-open trial this request may not spend: let the next request take it."""
+        with self._lock:
+            if self._state is BreakerState.HALF_OPEN:
+                self._trial_in_flight = False
 
     def reset(self) -> None:
         """Back to closed (tests, or an operator after fixing the cache)."""

@@ -11,7 +11,6 @@ is answered from the cache costs no MySQL round trip.
 from __future__ import annotations
 
 import contextlib
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ import pymysql.cursors
 from pymysql.connections import Connection
 
 from lambda_app.clients.errors import DatabaseUnavailable
+from lambda_app.clients.tls import client_context
 from lambda_app.settings import DatabaseSettings, Settings
 
 #: What a caller catches to mean "the database did not answer": refused, lost, timed
@@ -74,8 +74,8 @@ def connect(
         "init_command": "SET time_zone = '+00:00'",
         **credentials(settings),
     }
-    if settings.tls:
-        options["ssl"] = ssl.create_default_context(cafile=settings.ca_file)
+    if settings.tls:  # one context per process (lambda_app.clients.tls), verification as before
+        options["ssl"] = client_context(settings.ca_file)
     try:
         return pymysql.connect(**options)
     except pymysql.err.OperationalError as exc:

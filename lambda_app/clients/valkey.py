@@ -3,7 +3,9 @@
 valkey-py defaults to unbounded socket timeouts and no retries, which turns a network
 blip into a Lambda that hangs until its own timeout. Every client here has explicit
 connect/read timeouts, a jittered exponential backoff ``Retry`` on connection and
-timeout errors, and periodic health checks on idle connections.
+timeout errors, and periodic health checks on idle connections, on connections that
+neither recurse through reconnects nor build a TLS context each
+(:mod:`lambda_app.clients.valkey_connection`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from valkey.credentials import CredentialProvider, UsernamePasswordCredentialPro
 from valkey.retry import Retry
 
 from lambda_app.clients.errors import CacheUnavailable
+from lambda_app.clients.valkey_connection import CheckedConnection, SharedContextSSLConnection
 from lambda_app.settings import Settings, ValkeySettings
 
 ValkeyClient = valkey.Valkey | ValkeyCluster
@@ -99,22 +102,28 @@ def connection_options(settings: ValkeySettings, **overrides: Any) -> dict[str, 
         "credential_provider": credential_provider(settings),
     }
     if settings.tls:
-        options["ssl"] = True
+        options["connection_class"] = SharedContextSSLConnection
         options["ssl_cert_reqs"] = "required"
         if settings.ca_file:
             options["ssl_ca_certs"] = settings.ca_file
+    else:
+        options["connection_class"] = CheckedConnection
     options.update(overrides)
     return options
 
 
 def build_valkey(settings: ValkeySettings, **overrides: Any) -> ValkeyClient:
-    """A new client for these settings; ``overrides`` reach valkey-py (e.g. protocol=3)."""
+    """A new client for these settings; ``overrides`` reach valkey-py (e.g. protocol=3).
+
+    Built ``from_url``, the way valkey-py takes a ``connection_class`` for standalone
+    and cluster clients alike (the class, not the scheme, decides TLS)."""
     options = connection_options(settings, **overrides)
+    url = f"valkey://{settings.host}:{settings.port}"
     if settings.cluster:
         # The cluster client does its own retries across nodes; keep the per-node
         # Retry too so a single timeout does not fail a whole command.
-        return ValkeyCluster(host=settings.host, port=settings.port, **options)
-    return valkey.Valkey(host=settings.host, port=settings.port, db=settings.db, **options)
+        return ValkeyCluster(url=url, **options)
+    return valkey.Valkey.from_url(f"{url}/{settings.db}", **options)
 
 
 def endpoint(settings: ValkeySettings) -> str:
