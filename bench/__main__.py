@@ -34,7 +34,7 @@ from lambda_app.settings import Settings
 from scripts.servers import ServerError
 
 BENCHMARKS = ("read_latency", "handler", "peers", "warming", "stampede", "eviction", "memory",
-              "field_ttl", "rate_limit", "faults", "cold_start", "bundle")
+              "field_ttl", "rate_limit", "faults", "tls_connect", "cold_start", "bundle")
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 RUN_DIR = ROOT / ".local" / "bench"
@@ -67,8 +67,13 @@ def _names(values: list[str] | None) -> list[str]:
 
 def own_database(settings: Settings) -> Settings:
     """The benchmarks' own database beside the app's (``<DB_NAME>_bench``): the seed they
-    need replaces data, and a developer's ``make serve`` data must survive ``make bench``."""
-    bench_db = settings.db.model_copy(update={"name": f"{settings.db.name}{DB_SUFFIX}"})
+    need replaces data, and a developer's ``make serve`` data must survive ``make bench``.
+    Run as the database's owner when the environment names one (``make env`` does): the
+    serving user may not create a database."""
+    from scripts.servers import admin_settings
+
+    owner = admin_settings(settings.db, os.environ)
+    bench_db = owner.model_copy(update={"name": f"{settings.db.name}{DB_SUFFIX}"})
     return settings.model_copy(update={"db": bench_db})
 
 

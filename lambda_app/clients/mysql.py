@@ -21,7 +21,7 @@ import pymysql.cursors
 from pymysql.connections import Connection
 
 from lambda_app.clients.errors import DatabaseUnavailable
-from lambda_app.clients.tls import client_context
+from lambda_app.clients.tls import mysql_context
 from lambda_app.settings import DatabaseSettings, Settings
 
 #: What a caller catches to mean "the database did not answer": refused, lost, timed
@@ -75,7 +75,7 @@ def connect(
         **credentials(settings),
     }
     if settings.tls:  # one context per process (lambda_app.clients.tls), verification as before
-        options["ssl"] = client_context(settings.ca_file)
+        options["ssl"] = mysql_context(settings.ca_file)
     try:
         return pymysql.connect(**options)
     except pymysql.err.OperationalError as exc:

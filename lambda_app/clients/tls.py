@@ -29,3 +29,23 @@ def client_context(
     context.verify_mode = ssl.CERT_REQUIRED
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+def valkey_context(ca_file: str | None) -> ssl.SSLContext:
+    """Valkey's: valkey-py's verification (no hostname check), the system store beside
+    ``VALKEY_CA_FILE``."""
+    return client_context(ca_file, check_hostname=False, system_roots=True)
+
+
+def mysql_context(ca_file: str | None) -> ssl.SSLContext:
+    """MySQL's: ``DB_CA_FILE`` (the RDS bundle) when given, else the system store."""
+    return client_context(ca_file)
+
+
+def prewarm(valkey_tls: bool, valkey_ca: str | None, db_tls: bool, db_ca: str | None) -> None:
+    """Build the contexts the configured servers need now, during the function's init
+    (and so inside a SnapStart snapshot), not inside its first request."""
+    if valkey_tls:
+        valkey_context(valkey_ca)
+    if db_tls:
+        mysql_context(db_ca)

@@ -24,7 +24,7 @@ from typing import Any
 import valkey
 from valkey.connection import Connection, SSLConnection
 
-from lambda_app.clients.tls import client_context
+from lambda_app.clients.tls import valkey_context
 
 
 class _Checked:
@@ -54,10 +54,8 @@ class CheckedConnection(_Checked, Connection):
 
 class SharedContextSSLConnection(_Checked, SSLConnection):
     """A TLS connection on the process's shared context (verification unchanged:
-    certificates required, the configured CA file beside the system store)."""
+    certificates required, the configured CA file beside the system store, no hostname
+    check, as valkey-py's defaults)."""
 
     def _wrap_socket_with_ssl(self, sock: Any) -> ssl.SSLSocket:
-        context = client_context(
-            self.ca_certs, check_hostname=bool(self.check_hostname), system_roots=True
-        )
-        return context.wrap_socket(sock, server_hostname=self.host)
+        return valkey_context(self.ca_certs).wrap_socket(sock, server_hostname=self.host)

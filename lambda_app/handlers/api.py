@@ -19,6 +19,23 @@ from lambda_app.observability import flush_metrics, logger, traced
 snapstart.register()
 
 
+def _prewarm() -> None:
+    """The TLS contexts, during init: the first request then only connects. A bad setting
+    is left for the first request to report (a 500 naming it in the log)."""
+    from lambda_app.clients.errors import ConfigError
+    from lambda_app.clients.tls import prewarm
+    from lambda_app.settings import get_settings
+
+    try:
+        settings = get_settings()
+    except ConfigError:
+        return
+    prewarm(settings.valkey.tls, settings.valkey.ca_file, settings.db.tls, settings.db.ca_file)
+
+
+_prewarm()
+
+
 @traced
 @flush_metrics
 @logger.inject_lambda_context

@@ -76,8 +76,8 @@ def test_unknown_benchmark_is_one_clear_line(bench_env, tmp_path):
     assert result.returncode != 0
     assert result.stderr.strip() == (
         "bench: unknown benchmark 'nope': expected one of read_latency, handler, peers, "
-        "warming, stampede, eviction, memory, field_ttl, rate_limit, faults, cold_start, "
-        "bundle"
+        "warming, stampede, eviction, memory, field_ttl, rate_limit, faults, tls_connect, "
+        "cold_start, bundle"
     )
 
 

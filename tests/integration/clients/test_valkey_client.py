@@ -1,6 +1,7 @@
 """The Valkey connection layer against real servers: plain, TLS, AUTH, and outages."""
 
 import socket
+import ssl
 import time
 
 import pytest
@@ -131,3 +132,31 @@ def test_cluster_mode_uses_the_cluster_client(valkey_cluster):
     assert [client.get(f"conn:cluster:{i}") for i in range(20)] == [
         str(i).encode() for i in range(20)
     ]
+
+
+def test_every_tls_connection_of_the_process_shares_one_context(valkey_tls_server):
+    """Building a context parses the CA bundle (tens of ms at a cold start): once per
+    process and trust store, whatever the number of connections, clients or restores."""
+    from lambda_app.clients.tls import client_context
+
+    client_context.cache_clear()
+    settings = _settings(
+        VALKEY_HOST=valkey_tls_server.host,
+        VALKEY_PORT=str(valkey_tls_server.port),
+        VALKEY_TLS="true",
+        VALKEY_CA_FILE=str(valkey_tls_server.ca_file),
+    )
+    clients = [build_valkey(settings.valkey) for _ in range(2)]
+    pipes = [client.pipeline(transaction=False) for client in clients]
+    for pipe in pipes:  # several connections per client: the pool opens one per checkout
+        pipe.ping()
+    for pipe in pipes:
+        assert pipe.execute() == [True]
+    held = [pool.get_connection("_") for pool in (c.connection_pool for c in clients)
+            for _ in range(2)]
+    for conn in held:
+        conn.connect()
+    contexts = {id(conn._sock.context) for conn in held}
+    assert len(contexts) == 1
+    assert client_context.cache_info().misses == 1
+    assert held[0]._sock.context.verify_mode == ssl.CERT_REQUIRED
