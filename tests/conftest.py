@@ -199,6 +199,16 @@ def valkey_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[serv
 
 
 @pytest.fixture(scope="session")
+def mysql_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.MysqlServer]:
+    """A MySQL-compatible server that requires TLS, as RDS Proxy does (ca_file verifies it)."""
+    state_dir = tmp_path_factory.mktemp("mysql-tls")
+    server = _provide("MySQL TLS", lambda: servers.start_mysql(
+        state_dir / "mysql", tls=servers.make_tls_files(state_dir / "tls")))
+    yield server
+    _stop(server, state_dir)
+
+
+@pytest.fixture(scope="session")
 def app_settings(
     valkey_server: servers.ValkeyServer, mysql_server: servers.MysqlServer
 ) -> Settings:

@@ -76,6 +76,11 @@ def connect(
     }
     if settings.tls:  # one context per process (lambda_app.clients.tls), verification as before
         options["ssl"] = mysql_context(settings.ca_file)
+    else:
+        # PyMySQL 1.2 otherwise "prefers" TLS: an unverified session (no protection from
+        # an active attacker) on a new context per connection (~30 ms each). DB_TLS=false
+        # means plain TCP; DB_TLS=true, verified TLS.
+        options["ssl_disabled"] = True
     try:
         return pymysql.connect(**options)
     except pymysql.err.OperationalError as exc:

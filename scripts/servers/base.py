@@ -125,6 +125,8 @@ class MysqlServer(_Server):
     password: str
     database: str = "app"
     flavor: str | None = None
+    #: The CA a TLS-only server's certificate chains to (None: plain TCP).
+    ca_file: str | None = None
 
     @property
     def url(self) -> str:

@@ -200,6 +200,8 @@ def env_for(
         "DB_USER": mysql_server.user,
         "DB_PASSWORD": mysql_server.password,
     }
+    if mysql_server.ca_file:
+        env["DB_TLS"], env["DB_CA_FILE"] = "true", mysql_server.ca_file
     if node.ca_file:
         env["VALKEY_CA_FILE"] = node.ca_file
     if admin is not None:

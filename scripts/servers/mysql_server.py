@@ -27,6 +27,7 @@ from scripts.servers.base import (
     EndpointError,
     MysqlServer,
     ServerError,
+    TlsFiles,
 )
 from scripts.servers.processes import (
     _claim,
@@ -62,6 +63,8 @@ def mysql_connect(
     return pymysql.connect(
         host=server.host,
         port=server.port,
+        ssl={"ca": server.ca_file} if server.ca_file else None,
+        ssl_disabled=not server.ca_file,  # no opportunistic, unverified TLS per connection
         user=server.user,
         password=server.password,
         database=server.database if database is None else database,
@@ -174,11 +177,13 @@ def start_mysql(
     user: str = "app",
     database: str = "app",
     timeout: float = 60.0,
+    tls: TlsFiles | None = None,
 ) -> MysqlServer:
     """Start mariadbd (or MySQL's mysqld) on loopback with its datadir in `state_dir`.
 
     The datadir is initialized once and kept, so a restart keeps the data. A real user
-    with a generated password owns everything; TCP root logins are removed.
+    with a generated password owns everything; TCP root logins are removed. With
+    ``tls``, the server requires TLS on every connection, as RDS Proxy does.
     """
     began = time.monotonic()
     _checked_name(user)
@@ -201,8 +206,9 @@ def start_mysql(
         lambda chosen: _launch_mysqld(
             programs, state_dir, _claim(chosen, "MySQL"),
             MysqlServer(host=LOOPBACK, port=0, user=user, password=password,
-                        database=database, flavor=programs.flavor, log_file=str(logfile)),
-            timeout=timeout,
+                        database=database, flavor=programs.flavor, log_file=str(logfile),
+                        ca_file=str(tls.ca_file) if tls else None),
+            timeout=timeout, tls=tls,
         ),
     )
     return replace(server, started_in=time.monotonic() - began)  # first start: with init
@@ -227,7 +233,13 @@ def _bootstrap_sql(user: str, password: str, database: str) -> str:
 
 
 def _launch_mysqld(
-    programs: _MysqlPrograms, state_dir: Path, port: int, server: MysqlServer, *, timeout: float
+    programs: _MysqlPrograms,
+    state_dir: Path,
+    port: int,
+    server: MysqlServer,
+    *,
+    timeout: float,
+    tls: TlsFiles | None = None,
 ) -> MysqlServer:
     logfile = state_dir / "mysqld.log"
     server = replace(server, port=port)
@@ -240,6 +252,9 @@ def _launch_mysqld(
         "--collation-server=utf8mb4_unicode_ci", "--innodb-flush-log-at-trx-commit=2",
         "--max-connections=500", *_flavor_args(programs), *_root_user_args(),
     ]
+    if tls is not None:
+        args += [f"--ssl-ca={tls.ca_file}", f"--ssl-cert={tls.cert_file}",
+                 f"--ssl-key={tls.key_file}", "--require-secure-transport=ON"]
     offset = _log_offset(logfile)
     started = time.monotonic()
     with logfile.open("ab") as log:

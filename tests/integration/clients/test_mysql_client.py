@@ -135,3 +135,43 @@ def test_one_connection_per_thread(mysql_server):
         t.join()
     assert len(set(seen)) == 3
     assert database() is database()
+
+
+def _tls_settings(server, **overrides):
+    from lambda_app.settings import Settings
+
+    env = {"DB_HOST": server.host, "DB_PORT": str(server.port), "DB_NAME": server.database,
+           "DB_USER": server.user, "DB_PASSWORD": server.password, "DB_TLS": "true",
+           "DB_CA_FILE": server.ca_file, "DB_CONNECT_TIMEOUT": "2"}
+    return Settings.from_env({**env, **overrides}).db
+
+
+def test_tls_is_required_and_verified_with_one_context_per_process(mysql_tls_server):
+    """As RDS Proxy: TLS on every connection, the server's certificate checked against
+    the CA bundle, and the bundle parsed once per process however many connections."""
+    from lambda_app.clients.mysql import connect
+    from lambda_app.clients.tls import client_context
+
+    client_context.cache_clear()
+    settings = _tls_settings(mysql_tls_server)
+    assert settings.tls and settings.ca_file
+    conns = [connect(settings) for _ in range(3)]
+    try:
+        for conn in conns:
+            with conn.cursor() as cursor:
+                cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_version'")
+                assert cursor.fetchone()["Value"].startswith("TLSv1.")
+        assert client_context.cache_info().misses == 1
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def test_tls_refuses_a_server_its_trust_store_does_not_vouch_for(mysql_tls_server):
+    from lambda_app.clients.errors import DatabaseUnavailable
+    from lambda_app.clients.mysql import connect
+
+    with pytest.raises(DatabaseUnavailable):
+        connect(_tls_settings(mysql_tls_server, DB_CA_FILE=""))  # the system store only
+    with pytest.raises(DatabaseUnavailable):
+        connect(_tls_settings(mysql_tls_server, DB_TLS="false"))  # plain TCP: refused
