@@ -22,6 +22,7 @@ from lambda_app.api.headers import begin_headers as headers_for_this_invocation
 from lambda_app.api.openapi import annotate_access
 from lambda_app.api.routes import cache, health, products, sessions, stats, users
 from lambda_app.caching.budget import begin as begin_cache_budget
+from lambda_app.caching.budget import end as end_cache_budget
 from lambda_app.observability import (
     NAMESPACE,
     SERVICE,
@@ -119,8 +120,9 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     correlation_id = logger.get_correlation_id()
     if correlation_id:
         extra["X-Correlation-Id"] = str(correlation_id)
+    budget = None
     try:
-        begin_cache_budget(get_settings().valkey, _remaining_ms(context))
+        budget = begin_cache_budget(get_settings().valkey, _remaining_ms(context))
         if _has_control_characters(event):
             result = _fallback(400, "bad_path", "the path must not contain control characters")
         else:
@@ -134,6 +136,9 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
             "internal error; quote the correlation id when reporting it",
             correlation_id=correlation_id,
         )
+    finally:
+        if budget is not None:
+            end_cache_budget(budget)
     headers = result.setdefault("headers", {})
     for name, value in extra.items():
         headers.setdefault(name, value)

@@ -25,9 +25,14 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import valkey
 
 from lambda_app.caching import budget
+from lambda_app.caching.serialization import SerializationError
 from lambda_app.clients.valkey import VALKEY_ERRORS
 
 log = logging.getLogger(__name__)
+
+#: What a call raises when the server did answer: an error reply, a value that does not
+#: decode. Everything else a cache call raises is the cache failing.
+ANSWERED: tuple[type[Exception], ...] = (valkey.exceptions.ResponseError, SerializationError)
 
 if TYPE_CHECKING:
     from lambda_app.settings import CacheSettings
@@ -126,9 +131,10 @@ class CircuitBreaker:
 
     def call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """``fn(*args, **kwargs)`` under the breaker: skipped (``BreakerOpen``) while open
-        or once this request's cache budget (:mod:`budget`) is spent. An error reply
-        counts as success (the server answered); every other exception as a failure,
-        raised as a connection error (:class:`CacheCallFailed` when it was none)."""
+        or once this request's cache budget (:mod:`budget`) is spent. An error reply or
+        an undecodable value counts as success (the server answered); every other
+        exception as a failure, raised as a connection error (:class:`CacheCallFailed`
+        when it was none)."""
         if not self.allow():
             raise BreakerOpen("cache circuit breaker is open; Valkey not called")
         if budget.exhausted():
@@ -136,9 +142,10 @@ class CircuitBreaker:
             raise BreakerOpen("this request's cache budget is spent; Valkey not called")
         try:
             result = fn(*args, **kwargs)
-        except valkey.exceptions.ResponseError:
-            # The server answered: it is up. Not recording that would leave a half-open
-            # trial in flight, and the breaker refusing every call until a restart.
+        except ANSWERED:
+            # The server answered (an error reply, or a value that does not decode): it
+            # is up. Not recording that would leave a half-open trial in flight, and the
+            # breaker refusing every call until a restart.
             self.record_success()
             raise
         except VALKEY_ERRORS:

@@ -13,7 +13,7 @@ Lambda invocation has less time left than that, plus a margin to answer in.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 from lambda_app.settings import ValkeySettings
@@ -42,17 +42,19 @@ class _Request:
 _current: ContextVar[_Request | None] = ContextVar("cache_budget", default=None)
 
 
-def begin(settings: ValkeySettings, remaining_ms: int | None = None) -> None:
-    """Start a request's budget (``remaining_ms``: the Lambda invocation's time left)."""
+def begin(settings: ValkeySettings, remaining_ms: int | None = None) -> Token[_Request | None]:
+    """Start a request's budget (``remaining_ms``: the Lambda invocation's time left);
+    pass what it returns to :func:`end` when the request is answered."""
     affordable = remaining_ms is None or (
         remaining_ms / 1000 - ANSWER_MARGIN_SECONDS >= request_budget_seconds(settings)
     )
-    _current.set(_Request(affordable))
+    return _current.set(_Request(affordable))
 
 
-def end() -> None:
-    """Outside a request (the warmer, a script): no budget."""
-    _current.set(None)
+def end(token: Token[_Request | None]) -> None:
+    """The request is answered: what runs next in this thread (another request, the
+    warmer, a script) starts without its spent budget."""
+    _current.reset(token)
 
 
 def exhausted() -> bool:

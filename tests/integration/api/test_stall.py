@@ -64,8 +64,8 @@ def test_killed_connections_then_a_frozen_server_cost_no_request_a_minute(
 
         breaker = get_services().cache.breaker
     statuses = [answer.status for answer in answers]
-    assert set(statuses) <= {200, 503}, statuses
-    assert statuses.count(200) >= 6, statuses  # the database answers the reads
+    assert 500 not in statuses, statuses
+    assert statuses.count(503) <= 2, statuses  # the database answers the reads
     assert session.status in (201, 503), session.body
     assert max(timings) <= budget + SLACK_SECONDS, (timings, budget)
     assert breaker.state == "open"

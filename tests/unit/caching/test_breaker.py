@@ -152,3 +152,70 @@ def test_a_trial_answered_with_an_error_reply_closes_the_breaker() -> None:
         breaker.call(answered_with_an_error)
     assert breaker.allow()
     assert breaker.state is BreakerState.CLOSED
+
+
+@pytest.mark.parametrize("exc", [RecursionError("maximum recursion depth exceeded"),
+                                 RuntimeError("boom"), ValueError("bad reply")])
+def test_any_exception_a_cache_call_raises_counts_as_a_failure(exc) -> None:
+    """A client that recursed through reconnects raised RecursionError, which the breaker
+    once counted as a success: it never opened. It is a failure, and reaches the caller
+    as a connection error, so every fallback treats it as the outage it is."""
+    from lambda_app.caching.breaker import CacheCallFailed, CircuitBreaker
+
+    breaker = CircuitBreaker(failure_threshold=2, cooldown_s=60)
+
+    def fails() -> None:
+        raise exc
+
+    for _ in range(2):
+        with pytest.raises(CacheCallFailed) as raised:
+            breaker.call(fails)
+        assert raised.value.__cause__ is exc
+    assert breaker.state == "open"
+
+
+def test_a_request_waits_for_one_failed_cache_call_at_most() -> None:
+    from valkey.exceptions import TimeoutError as ValkeyTimeout
+
+    from lambda_app.caching import budget
+    from lambda_app.caching.breaker import BreakerOpen, CircuitBreaker
+    from lambda_app.settings import ValkeySettings
+
+    breaker = CircuitBreaker(failure_threshold=100, cooldown_s=60)
+    calls = []
+
+    def times_out() -> None:
+        calls.append(1)
+        raise ValkeyTimeout("read timed out")
+
+    token = budget.begin(ValkeySettings())
+    try:
+        with pytest.raises(ValkeyTimeout):
+            breaker.call(times_out)
+        with pytest.raises(BreakerOpen):  # the same request: skipped, not waited for
+            breaker.call(times_out)
+    finally:
+        budget.end(token)
+    assert len(calls) == 1
+    with pytest.raises(ValkeyTimeout):  # the next request (or no request) calls again
+        breaker.call(times_out)
+    assert len(calls) == 2
+
+
+def test_no_cache_call_starts_when_the_invocation_cannot_afford_its_timeouts() -> None:
+    from lambda_app.caching import budget
+    from lambda_app.settings import ValkeySettings
+
+    settings = ValkeySettings()
+    needed = budget.request_budget_seconds(settings)  # (0.5 + 0.5) x 3 + 2 x 0.5 = 4 s
+    assert needed == pytest.approx(4.0)
+    token = budget.begin(settings, remaining_ms=int((needed + 0.5) * 1000))
+    try:
+        assert budget.exhausted()  # less than the budget plus the margin to answer
+    finally:
+        budget.end(token)
+    token = budget.begin(settings, remaining_ms=30_000)
+    try:
+        assert not budget.exhausted()
+    finally:
+        budget.end(token)
