@@ -107,6 +107,13 @@ def _grant_app_user(conn: Connection[Any], settings: DatabaseSettings) -> None:
                     database=settings.name)
 
 
+def _forget_cached(settings: Any) -> int | None:
+    from lambda_app.clients.valkey import get_valkey
+    from lambda_app.services.cache_admin import forget_reseeded
+
+    return forget_reseeded(get_valkey(settings), settings.cache.prefix)
+
+
 def run(
     action: str, options: dict[str, int] | None = None, *, wait_s: float = CONVERGE_SECONDS
 ) -> dict[str, Any]:
@@ -127,6 +134,7 @@ def run(
                 "orders": report.orders,
                 "seconds": round(report.seconds, 3),
             }
+            result["cache_keys_cleared"] = _forget_cached(get_settings())
     finally:
         conn.close()
     logger.info("migrator finished", extra={"action": action, **result})

@@ -35,6 +35,18 @@ INVALIDATABLE: tuple[str, ...] = tuple(name for name in DATA_CLASSES if name != 
 SERVER_COUNTERS = ("evicted_keys", "expired_keys", "keyspace_hits", "keyspace_misses")
 
 
+def forget_reseeded(client: ValkeyClient, prefix: str) -> int | None:
+    """After a seed replaced every row: delete every key under the app's prefix (cached
+    rows, sessions, leases, group versions, counters), or the old rows would answer for
+    up to their TTL (a product's price changed before the reseed, for an hour). The
+    number deleted; None, logged, when the cache did not answer (TTLs then bound it)."""
+    try:
+        return Invalidator(client).delete_matching(f"{prefix}:*")
+    except VALKEY_ERRORS as exc:
+        log.warning("cache not cleared after seeding (%s); entries expire with their TTL", exc)
+        return None
+
+
 @contextlib.contextmanager
 def cache_required(what: str) -> Iterator[None]:
     """Valkey errors -> ``Unavailable("cache")`` for operator actions."""

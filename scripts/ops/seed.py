@@ -60,12 +60,27 @@ def seed_local(
     return {
         "where": "local",
         "migrations_applied": applied,
+        "cache_keys_cleared": _forget_cached(),
         "products": report.products,
         "users": report.users,
         "orders": report.orders,
         "checksum": report.checksum,
         "seconds": round(report.seconds, 3),
     }
+
+
+def _forget_cached() -> int | None:
+    """The cached copies of the rows the seed replaced (the app's Valkey, from VALKEY_*)."""
+    from lambda_app.clients.valkey import build_valkey
+    from lambda_app.services.cache_admin import forget_reseeded
+    from lambda_app.settings import Settings
+
+    settings = Settings.from_env()
+    client = build_valkey(settings.valkey)
+    try:
+        return forget_reseeded(client, settings.cache.prefix)
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
 
 
 def migrator_name(inventory: Inventory) -> str:

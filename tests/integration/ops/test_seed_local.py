@@ -80,3 +80,24 @@ def test_a_malformed_setting_is_one_line(
     err = capsys.readouterr().err
     assert err.startswith("error: DB_PORT: expected")
     assert err.count("\n") == 1
+
+
+def test_reseeding_clears_the_cached_rows_it_replaced(
+    mysql_server: Any, valkey_server: Any, valkey: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A price changed and cached before the reseed must not answer after it."""
+    from tests.integration.api.harness import api_env, call, environment
+
+    server = servers.create_database(mysql_server, f"{mysql_server.database}_reseed")
+    with environment({**api_env(valkey_server, server, CACHE_PREFIX="reseed"),
+                      "DB_USER": server.user, "DB_PASSWORD": server.password}):
+        assert main([*SEED, "--json"]) == 0
+        capsys.readouterr()
+        assert call("PATCH", "/products/1", {"price": "987.65"}).status == 200
+        assert call("GET", "/products/1").body["price"] == 987.65  # cached (write-through)
+        assert main([*SEED, "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["cache_keys_cleared"] >= 1
+        after = call("GET", "/products/1")
+    assert (after.header("X-Cache"), after.body["price"] != 987.65) == ("MISS", True)
+    assert valkey.keys("reseed:product:*") == [b"reseed:product:1"]  # refilled by the read
