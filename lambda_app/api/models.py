@@ -37,9 +37,14 @@ __all__ = ["MAX_TOP"]  # routes read the listing bound from the contract's modul
 
 
 class _Request(BaseModel):
-    """Unknown fields are errors: a typo should not be silently ignored."""
+    """Unknown fields are errors: a typo should not be silently ignored.
 
-    model_config = ConfigDict(extra="forbid")
+    Every model of the contract defers building its validator to first use
+    (``defer_build``): a cold start that answers ``GET /products/{id}`` builds the product
+    models only, not the user, session and cache-admin ones (~20 ms at import and ~20 ms
+    off the first request, measured in ``bench``)."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
 
 #: A field of the representation GET returns, accepted back by PUT and ignored.
@@ -68,7 +73,7 @@ class _Patch(_NoNulls):
     """A partial update (PATCH, merge semantics): only the fields sent change; ``null``
     only where it means "unset" (the fields in ``nullable``)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(defer_build=True, extra="forbid", json_schema_extra={"minProperties": 1})
 
     @model_validator(mode="before")
     @classmethod
@@ -85,7 +90,7 @@ class _Patch(_NoNulls):
 class _Out(BaseModel):
     """Responses carry what the service returned; extra columns are dropped."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
 
 # --- errors -------------------------------------------------------------------------
@@ -93,6 +98,8 @@ class _Out(BaseModel):
 
 class ErrorBody(BaseModel):
     """Every error: a stable machine code and a sentence for people."""
+
+    model_config = ConfigDict(defer_build=True)
 
     error: str = Field(examples=["validation_error"])
     message: str = Field(examples=["price: Input should be greater than or equal to 0"])
@@ -219,6 +226,8 @@ class Session(_Out):
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     cache: str = Field(examples=["ok"])
     db: str = Field(examples=["ok"])
 
@@ -240,7 +249,7 @@ class WarmIn(_Request):
 class Warmed(BaseModel):
     """``warmed`` and ``seconds``, plus the warmer's other counts (skipped, missing...)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     warmed: int
     seconds: float
@@ -275,7 +284,7 @@ class InvalidateIn(_Request):
     key prefix. Only cached data classes can be named, never sessions or counters.
     """
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_OF_TARGETS)
+    model_config = ConfigDict(defer_build=True, extra="forbid", json_schema_extra=_ONE_OF_TARGETS)
 
     key: _Target | SkipJsonSchema[None] = Field(None, examples=["product:42"])
     pattern: _Target | SkipJsonSchema[None] = Field(None, examples=["product:*"])
@@ -290,7 +299,7 @@ class InvalidateIn(_Request):
 
 
 class Deleted(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     deleted: int
 
@@ -298,7 +307,7 @@ class Deleted(BaseModel):
 class ClassStats(BaseModel):
     """The library's counters for one data class (this process); extra counters kept."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     hits: int = 0
     misses: int = 0
@@ -308,7 +317,7 @@ class ClassStats(BaseModel):
 
 
 class ServerStats(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     evicted_keys: int | None = None
     expired_keys: int | None = None
@@ -318,6 +327,8 @@ class ServerStats(BaseModel):
 
 
 class CacheStats(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     classes: dict[str, ClassStats]
     server: ServerStats
     maxmemory_policy: str = Field(
