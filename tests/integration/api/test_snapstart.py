@@ -60,3 +60,15 @@ def test_the_hook_is_registered_with_the_runtime_when_it_offers_one(monkeypatch)
 def test_outside_lambda_there_is_nothing_to_register(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)
     assert snapstart.register() is False
+
+
+def test_a_restore_drops_connections_but_keeps_the_tls_contexts():
+    """The contexts hold no connection: a restored copy reuses them, and pays only for
+    its own handshakes."""
+    from lambda_app import snapstart
+    from lambda_app.clients.tls import mysql_context, valkey_context
+
+    before = (valkey_context(None), mysql_context(None))
+    snapstart.after_restore()
+    assert (valkey_context(None), mysql_context(None)) == before
+    assert valkey_context(None) is before[0]

@@ -20,7 +20,7 @@ import pytest
 from lambda_app.caching.budget import request_budget_seconds
 from lambda_app.settings import get_settings
 from scripts import servers
-from tests.integration.api.harness import api_env, call, environment
+from tests.integration.api.harness import Answer, api_env, call, environment
 from tests.integration.api.test_faults import own_valkey  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.integration
@@ -29,18 +29,46 @@ pytestmark = pytest.mark.integration
 SLACK_SECONDS = 0.5
 
 
-@pytest.mark.parametrize("near", ["", "product"], ids=["resp2", "resp3-near-cache"])
+class _Served:
+    """The same requests over HTTP, through the local server ``make serve`` runs."""
+
+    def __init__(self) -> None:
+        from lambda_app.handlers.api import handler
+        from scripts.ops.http import HttpClient
+        from scripts.serve import start_in_thread
+
+        self.server, self.thread = start_in_thread(handler, port=0)
+        self.client = HttpClient(f"http://127.0.0.1:{self.server.server_address[1]}",
+                                 timeout=120)
+
+    def call(self, method: str, path: str, body: object = None, **_: object) -> Answer:
+        answer = self.client.request(method, path, json_body=body)
+        return Answer(answer.status, {k.lower(): v for k, v in answer.headers.items()},
+                      answer.body)
+
+    def close(self) -> None:
+        self.client.close()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.mark.parametrize(("near", "via"), [("", "handler"), ("product", "handler"),
+                                           ("", "http")],
+                         ids=["resp2", "resp3-near-cache", "served-http"])
 def test_killed_connections_then_a_frozen_server_cost_no_request_a_minute(
-    own_valkey, api_database_server, caller, near  # noqa: F811
+    own_valkey, api_database_server, caller, near, via  # noqa: F811
 ):
     env = api_env(own_valkey, api_database_server, VALKEY_TIMEOUT="0.3",
                   VALKEY_CONNECT_TIMEOUT="0.3", VALKEY_RETRIES="2",
                   VALKEY_HEALTH_CHECK_INTERVAL="1", NEAR_CACHE_CLASSES=near,
                   CACHE_BREAKER_FAILURES="3", CACHE_BREAKER_COOLDOWN="60")
     with environment(env):
+        served = _Served() if via == "http" else None
+        ask = served.call if served is not None else call
         budget = request_budget_seconds(get_settings().valkey)
         for n in (1, 2, 3):
-            assert call("GET", f"/products/{n}", api_key=caller).status == 200  # connected
+            assert ask("GET", f"/products/{n}", api_key=caller).status == 200  # connected
         admin = servers.valkey_client(own_valkey)
         try:
             admin.execute_command("CLIENT", "KILL", "TYPE", "normal")
@@ -53,13 +81,15 @@ def test_killed_connections_then_a_frozen_server_cost_no_request_a_minute(
             timings, answers = [], []
             for n in range(1, 9):
                 began = time.monotonic()
-                answers.append(call("GET", f"/products/{n}", api_key=caller))
+                answers.append(ask("GET", f"/products/{n}", api_key=caller))
                 timings.append(time.monotonic() - began)
-            session = call("POST", "/sessions", {"email": "user00001@example.com",
-                                                  "password": "valkey-demo-password"},
-                           signed=False, source_ip="192.0.2.99")
+            session = ask("POST", "/sessions", {"email": "user00001@example.com",
+                                                 "password": "valkey-demo-password"},
+                          signed=False, source_ip="192.0.2.99")
         finally:
             os.kill(own_valkey.pid, signal.SIGCONT)
+            if served is not None:
+                served.close()
         from lambda_app.services import get_services
 
         breaker = get_services().cache.breaker
