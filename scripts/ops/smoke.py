@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from scripts.ops.argtypes import base_url, positive_float
+from scripts.ops.argtypes import base_url
 from scripts.ops.errors import EXIT_FAILED, EXIT_OK
 from scripts.ops.http import HttpClient, HttpError, http_client
 from scripts.ops.output import print_json, print_text, progress, status, table
@@ -90,10 +90,11 @@ def smoke(
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: Parents) -> None:
     parser = sub.add_parser(
         "smoke",
-        parents=[parents.json],
+        parents=[parents.http, parents.json],
         help="exercise every API route and check the caching patterns",
         description="MISS then HIT, invalidation, write-through read-after-write, sliding "
-        "session TTL, 429 past the limit, error shapes. Exit code 1 on any failure.",
+        "session TTL, 429 past the limit, error shapes. Exit code 1 on any failure. "
+        "Against the deployed API, --remote signs the operator routes with SigV4.",
     )
     parser.add_argument("base_url", metavar="BASE_URL", type=base_url, help="API base URL")
     parser.add_argument(
@@ -103,9 +104,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: 
         default=[],
         choices=[name for name, _ in GROUPS],
         help="only this group (repeatable)",
-    )
-    parser.add_argument(
-        "--timeout", type=positive_float, default=10.0, help="seconds per request (default: 10)"
     )
     parser.add_argument(
         "--cache-prefix",

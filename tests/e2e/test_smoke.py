@@ -72,3 +72,31 @@ def test_a_short_load_run_reports_and_plots(
     assert report["hits"] + report["misses"] > 0  # X-Cache was read on product reads
     assert set(report["latency_ms"]) == {"p50", "p95", "p99", "mean", "max"}
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_smoke_remote_signs_the_operator_routes_as_the_deployed_api_needs(
+    valkey_server: Any, mysql_server: Any, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The README's ``ops smoke "$API_URL" --remote``, against a server that verifies
+    SigV4 as API Gateway does (the local key pair): every check passes signed, and the
+    operator checks fail unsigned."""
+    from scripts.local_sigv4 import DEFAULT_REGION, LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+    from tests.e2e.conftest import served_api
+
+    for name, value in (("AWS_ACCESS_KEY_ID", LOCAL_ACCESS_KEY),
+                        ("AWS_SECRET_ACCESS_KEY", LOCAL_SECRET_KEY)):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with served_api(valkey_server, mysql_server, "api_remote_smoke", CACHE_PREFIX="remote",
+                    RATE_LIMIT_REQUESTS="1000",
+                    serve={"principal": None, "sigv4": True}) as url:
+        code, signed = run_json(["smoke", url, "--remote", "--region", DEFAULT_REGION,
+                                 "--cache-prefix", "remote"], capsys)
+        failed = [c for c in signed["checks"] if not c["ok"]]
+        assert (code, failed) == (0, [])
+        code, unsigned = run_json(["smoke", url, "--group", "cache",
+                                   "--cache-prefix", "remote"], capsys)
+    assert code == 1
+    assert not all(c["ok"] for c in unsigned["checks"])
