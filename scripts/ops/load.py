@@ -33,6 +33,11 @@ from scripts.ops.output import Progress, print_json, print_text, progress, table
 from scripts.ops.percentiles import latency_ms, percentile
 from scripts.ops.workload import ZipfSampler
 
+#: Where the plot goes unless told: ignored by git, with the rest of the local state.
+DEFAULT_PLOT = Path(".local") / "load.png"
+#: The seed's catalogue size (``lambda_app.data.seed.PRODUCTS``; a test keeps them equal).
+SEED_PRODUCTS = 10_000
+
 if TYPE_CHECKING:
     from scripts.ops.parents import Parents
 
@@ -223,7 +228,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: 
         help="Zipf read load on GET /products/{id}: throughput, latency, hit ratio",
         description="Run a Zipf workload for a duration with N concurrent workers, print "
         "throughput, p50/p95/p99 latency, hit ratio and errors, and save a PNG plot. "
-        "Exit code 1 when the error rate exceeds --max-error-rate.",
+        "Exit code 1 when the error rate exceeds --max-error-rate. Every worker is one "
+        "caller to the API's rate limiter (the default allows 100 requests a minute): "
+        "to load-test for real, raise RATE_LIMIT_REQUESTS on the server first.",
     )
     parser.add_argument("base_url", metavar="BASE_URL", type=base_url, help="API base URL")
     parser.add_argument(
@@ -236,7 +243,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: 
         "--items",
         type=positive_int,
         default=1000,
-        help="ids drawn from 1..ITEMS (default: 1000, the seed size)",
+        help=f"ids drawn from 1..ITEMS (default: 1000, the hottest tenth of the seed's "
+        f"{SEED_PRODUCTS:,} products)",
     )
     parser.add_argument(
         "--zipf-s",
@@ -246,7 +254,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: 
     )
     parser.add_argument("--seed", type=int, help="random seed for reproducible id streams")
     parser.add_argument(
-        "--plot", type=Path, default=Path("load.png"), help="PNG path (default: ./load.png)"
+        "--plot", type=Path, default=DEFAULT_PLOT,
+        help=f"PNG path (default: {DEFAULT_PLOT}, beside the local servers' state)",
     )
     parser.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     parser.add_argument(
@@ -259,6 +268,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: 
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.no_plot:
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
     workload = Workload(ZipfSampler(args.items, args.zipf_s), args.seed)
     client = http_client(args, pool_size=args.concurrency)
     try:

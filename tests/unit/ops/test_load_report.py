@@ -95,3 +95,11 @@ def test_workers_get_their_own_reproducible_generators() -> None:
     workload = Workload(ZipfSampler(10, 1.0), seed=5)
     assert workload.rng(0).random() == workload.rng(0).random()
     assert workload.rng(0).random() != workload.rng(1).random()
+
+
+def test_the_load_help_names_the_seed_size_and_the_plot_stays_out_of_the_tree() -> None:
+    from lambda_app.data.seed import PRODUCTS
+    from scripts.ops import load
+
+    assert load.SEED_PRODUCTS == PRODUCTS
+    assert load.DEFAULT_PLOT.parts[0] == ".local"
