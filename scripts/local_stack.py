@@ -161,6 +161,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         server = getattr(stack, name)
         if server and servers.is_running(server):
             print(f"{name:<7} already running  {_describe(server)}", flush=True)
+            given = _SERVICES[name][0](environ)
+            if given is not None and not _ours(given, server) and (
+                (given.host, given.port) != (server.host, server.port)
+            ):
+                print(f"{name:<7} note: the environment names {given.url}, which the "
+                      f"running stack overrides; `{_self_command(args)} down` first to use "
+                      "it", flush=True)
             continue
         server = _start(args, name, server, environ)
         setattr(stack, name, server)

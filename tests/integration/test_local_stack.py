@@ -81,6 +81,15 @@ def test_up_status_env_down_cycle(cli):
     again = cli("up", "--backend", "binary")
     assert again.returncode == 0
     assert again.stdout.count("already running") == 2
+    assert "note:" not in again.stdout
+
+    # an endpoint exported for another server is not silently dropped
+    other = cli("up", "--backend", "binary",
+                env=_clean_env(VALKEY_URL="valkey://127.0.0.1:1", DB_HOST="127.0.0.1",
+                               DB_PORT="1"))
+    assert other.returncode == 0, other.stderr
+    assert "valkey  note: the environment names valkey://127.0.0.1:1" in other.stdout
+    assert "mysql   note: the environment names mysql://" in other.stdout
 
     status = cli("status", "--json")
     assert status.returncode == 0
