@@ -73,7 +73,9 @@ class _Patch(_NoNulls):
     """A partial update (PATCH, merge semantics): only the fields sent change; ``null``
     only where it means "unset" (the fields in ``nullable``)."""
 
-    model_config = ConfigDict(defer_build=True, extra="forbid", json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(
+        defer_build=True, extra="forbid", json_schema_extra={"minProperties": 1}
+    )
 
     @model_validator(mode="before")
     @classmethod
