@@ -17,7 +17,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv node up down status env seed demo serve serve-sigv4 test test-valkey8 test-fast lint typecheck \
+.PHONY: help venv node system-deps up down status env seed demo serve serve-sigv4 test test-valkey8 test-fast lint typecheck \
 	synth checkov bench bench-save clean
 
 help: ## List the targets
@@ -43,7 +43,10 @@ $(NODE_STAMP): package.json package-lock.json
 
 node: $(NODE_STAMP) ## Install the pinned CDK CLI (node_modules)
 
-up: venv ## Start local Valkey and MySQL (state in .local/)
+system-deps: ## Install a MySQL-compatible server if none is found (make up/test run it)
+	@bash scripts/install_system_deps.sh --if-needed
+
+up: venv system-deps ## Start local Valkey and MySQL (state in .local/)
 	@$(PY) -m scripts.local_stack up
 
 down: venv ## Stop the local servers
@@ -93,7 +96,7 @@ checkov: synth $(CHECKOV_STAMP) ## checkov over both environments' templates (re
 		--compact --quiet > .checkov.out 2>&1 || { cat .checkov.out; exit 1; }
 	@grep -h "Passed checks" .checkov.out | tail -1 | sed 's/^/checkov: /'; rm -f .checkov.out
 
-test: venv node ## Everything CI runs: lint, types, synth, the whole test suite, then Valkey 8
+test: venv node system-deps ## Everything CI runs: lint, types, synth, the whole test suite, then Valkey 8
 	@$(MAKE) --no-print-directory lint typecheck checkov
 	@$(BIN)/pytest
 	@$(MAKE) --no-print-directory test-valkey8
