@@ -13,8 +13,9 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# The Node that `npm ci` pins (Node 24 from the npm registry) runs the CDK CLI and jsii,
+# whatever Node the machine has (scripts/project_node.py says the same to Python).
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv node system-deps up down status env seed demo serve serve-sigv4 test test-valkey8 test-fast lint typecheck \
@@ -36,12 +37,13 @@ $(STAMP): requirements/lambda.txt requirements/dev.txt
 venv: $(STAMP) ## Create the virtualenv with pinned dependencies
 
 $(NODE_STAMP): package.json package-lock.json
-	@command -v npm >/dev/null 2>&1 || { echo "error: Node.js 20+ and npm are needed for the CDK CLI" >&2; exit 1; }
-	@echo "node: installing the pinned CDK CLI"
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm is needed to install the CDK CLI and Node 24 (any Node.js with npm will do)" >&2; exit 1; }
+	@echo "node: installing the pinned CDK CLI and Node 24 into node_modules"
 	@npm ci --no-audit --no-fund --loglevel=error
+	@echo "node: $$(node --version) runs the CDK CLI and jsii"
 	@touch $@
 
-node: $(NODE_STAMP) ## Install the pinned CDK CLI (node_modules)
+node: $(NODE_STAMP) ## Install the pinned CDK CLI and Node 24 (node_modules)
 
 system-deps: ## Install a MySQL-compatible server if none is found (make up/test run it)
 	@bash scripts/install_system_deps.sh --if-needed
@@ -80,6 +82,7 @@ typecheck: venv ## mypy (strict)
 
 synth: venv node ## cdk synth both environments offline into cdk.out/{dev,prod}, no credentials
 	@rm -rf cdk.out
+	@echo "synth: node $$(node --version), aws-cdk $$(cdk --version | cut -d' ' -f1)"
 	@npx cdk synth --quiet -c bundle=false -o cdk.out/dev > /dev/null && echo "synth: dev ok"
 	@npx cdk synth --quiet -c bundle=false -c env=prod -c monitoring.alarm_email=alarms@example.com \
 		-o cdk.out/prod > /dev/null && echo "synth: prod ok (with a placeholder alarm subscriber)"

@@ -15,9 +15,16 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent
 VENV = PROJECT_ROOT / ".venv"
 
-# Node 20 is past jsii's support window; the warning says nothing actionable here.
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+def _use_project_node() -> None:
+    """jsii starts ``node`` from the PATH: the supported one ``package.json`` pins."""
+    sys.path.insert(0, str(PROJECT_ROOT))
+    from scripts.project_node import use_project_node
+
+    use_project_node()
+
+
+_use_project_node()
 
 
 def _use_project_venv() -> None:

@@ -14,7 +14,6 @@ runtime already ships it.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from typing import Any
 
 from bench.context import Context, now_utc
 from bench.report import Check, Section, Table, bar_chart, fmt_bytes
+from scripts.project_node import with_project_node
 
 NAME = "bundle"
 TITLE = "Lambda bundle size"
@@ -52,7 +52,7 @@ def build(out_dir: Path) -> dict[str, Any]:
 
 def build_in_child(out_dir: Path) -> dict[str, Any]:
     """:func:`build` in a child process; returns what it printed (the target)."""
-    env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
+    env = with_project_node()
     result = subprocess.run(
         [sys.executable, "-m", "bench.bundle", str(out_dir)],
         capture_output=True, text=True, cwd=ROOT, env=env, check=False, timeout=600,

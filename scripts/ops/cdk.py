@@ -8,7 +8,6 @@ checks that stop with one line each before CDK starts. CDK's own output streams 
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import subprocess
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from scripts.ops.errors import EXIT_FAILED, EXIT_OK, OpsError
 from scripts.ops.output import print_text, warn
 from scripts.ops.preflight import cdk_command, report_failures, run_preflight
 from scripts.ops.project import REPO_ROOT, STACK_ROLES, env_region, env_stack_names
+from scripts.project_node import with_project_node
 
 if TYPE_CHECKING:
     from scripts.ops.parents import Parents
@@ -50,8 +50,8 @@ def cdk_argv(
 
 
 def cdk_environ(region: str | None) -> dict[str, str]:
-    """The environment CDK runs with: the chosen region, node's deprecation notice off."""
-    environ = dict(os.environ, JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1")
+    """The environment CDK runs with: the chosen region, the pinned Node first on PATH."""
+    environ = with_project_node()
     if region:
         environ["AWS_REGION"] = environ["AWS_DEFAULT_REGION"] = region
     return environ
@@ -121,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         done = subprocess.run(argv, cwd=REPO_ROOT, env=cdk_environ(region), check=False)
     except FileNotFoundError:
-        raise OpsError(f"{argv[0]} not found: install Node.js 20+ and run `make node`") from None
+        raise OpsError(
+            f"{argv[0]} not found: run `make node` (npm ci: the CDK CLI and Node 24)"
+        ) from None
     if done.returncode != 0:
         raise OpsError(f"cdk {args.action} failed with exit code {done.returncode} (output above)")
     return EXIT_OK

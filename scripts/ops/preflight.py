@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,12 +23,12 @@ from scripts.ops.errors import EXIT_FAILED, EXIT_OK
 from scripts.ops.judges import version_tuple
 from scripts.ops.output import print_json, print_text, status, table, warn
 from scripts.ops.project import REPO_ROOT
+from scripts.project_node import MIN_NODE, with_project_node
 
 if TYPE_CHECKING:
     from scripts.ops.parents import Parents
 
 MIN_PYTHON = (3, 11)
-MIN_NODE = (20,)
 BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 BOOTSTRAP_STACK = "CDKToolkit"
 TOOL_TIMEOUT = 60.0
@@ -55,9 +56,12 @@ def check_python(version: Sequence[int] = tuple(sys.version_info[:3])) -> Findin
 def check_node(version_text: str | None) -> Finding:
     """``version_text`` is ``node --version`` output, or None when node is missing."""
     if version_text is None:
-        return Finding("node", False, "node not found on PATH: install Node.js 20 or newer")
+        return Finding("node", False, "node not found: run `make node` (npm ci installs the "
+                       "CDK CLI and Node 24 into node_modules)")
     ok = version_tuple(version_text) >= MIN_NODE
-    return Finding("node", ok, f"node {version_text}" + ("" if ok else " (need >= 20)"))
+    need = ".".join(map(str, MIN_NODE[:1]))
+    return Finding("node", ok, f"node {version_text}" + (
+        "" if ok else f" (need >= {need}: run `make node` for the pinned Node 24)"))
 
 
 def check_cdk_cli(version_text: str | None, pinned: str | None) -> Finding:
@@ -116,13 +120,17 @@ def check_bootstrapped(session: Any, identity: Identity, region: str) -> Finding
     return Finding("bootstrap", False, f"{where} is not bootstrapped for CDK: {fix}")
 
 
-def tool_version(argv: Sequence[str], cwd: Path = REPO_ROOT) -> str | None:
+def tool_version(
+    argv: Sequence[str], cwd: Path = REPO_ROOT, env: Mapping[str, str] | None = None
+) -> str | None:
     """First line of ``argv``'s output, or None when the tool is missing or fails."""
-    if shutil.which(argv[0]) is None and not Path(argv[0]).exists():
+    path = (env or os.environ).get("PATH")
+    if shutil.which(argv[0], path=path) is None and not Path(argv[0]).exists():
         return None
     try:
         done = subprocess.run(
-            list(argv), cwd=cwd, capture_output=True, text=True, timeout=TOOL_TIMEOUT, check=False
+            list(argv), cwd=cwd, capture_output=True, text=True, timeout=TOOL_TIMEOUT,
+            check=False, env=None if env is None else dict(env),
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -151,8 +159,9 @@ def run_preflight(
     """Every check, in order; the bootstrap check runs only when it can answer."""
     findings = [
         check_python(),
-        check_node(tool_version(["node", "--version"])),
-        check_cdk_cli(tool_version([*cdk_command(), "--version"]), pinned_cdk_version()),
+        check_node(tool_version(["node", "--version"], env=with_project_node())),
+        check_cdk_cli(tool_version([*cdk_command(), "--version"], env=with_project_node()),
+                      pinned_cdk_version()),
         check_region(session.region_name),
     ]
     credentials, identity = check_credentials(session)

@@ -1,11 +1,10 @@
 """Infra tests (CDK synth, assertions, cdk-nag, cfn-lint).
 
-The jsii runtime reads these when aws_cdk is first imported, which happens while this
-package's modules are collected: node 20 is past jsii's support window and the warning
-banner would otherwise print on every run.
+jsii starts ``node`` when aws_cdk is first imported, while this package's modules are
+collected: the pinned, supported Node comes first on the PATH before that
+(:mod:`scripts.project_node`).
 """
 
-import os
+from scripts.project_node import use_project_node
 
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+use_project_node()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,13 @@ def test_python_version() -> None:
 
 
 def test_node_version() -> None:
-    assert preflight.check_node("v20.20.2").ok
+    """Node 20 is end of life: the tools need 22 or 24 (make node pins 24)."""
+    assert preflight.check_node("v24.21.0").ok
     assert preflight.check_node("v22.1.0").ok
-    assert preflight.check_node("v18.19.0").detail == "node v18.19.0 (need >= 20)"
-    assert "not found on PATH" in preflight.check_node(None).detail
+    old = preflight.check_node("v20.20.2")
+    assert (old.ok, old.detail) == (
+        False, "node v20.20.2 (need >= 22: run `make node` for the pinned Node 24)")
+    assert "run `make node`" in preflight.check_node(None).detail
 
 
 def test_cdk_cli_version_must_be_the_pinned_one() -> None:
@@ -95,4 +99,9 @@ def test_cdk_command_lines() -> None:
 def test_cdk_environment_sets_the_region() -> None:
     environ = cdk_environ("eu-west-1")
     assert environ["AWS_REGION"] == environ["AWS_DEFAULT_REGION"] == "eu-west-1"
-    assert environ["JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION"] == "1"
+    assert not any(name.startswith("JSII_SILENCE") for name in environ
+                   if name not in os.environ)  # nothing silenced
+    from scripts.project_node import NODE_BIN
+
+    if (NODE_BIN / "node").exists():
+        assert environ["PATH"].split(os.pathsep)[0] == str(NODE_BIN)
