@@ -7,7 +7,9 @@ generated document describes what the API really sends.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import re
+from typing import Any, get_args
 
 from aws_lambda_powertools.event_handler.openapi.types import (
     OpenAPIResponse,
@@ -15,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.types import (
 )
 
 from lambda_app.api.models import ErrorBody
+from lambda_app.caching.lookup import Source
 
 _INT = {"type": "integer"}
 
@@ -27,6 +30,11 @@ CACHE_HEADER: dict[str, OpenAPIResponseHeader] = {
     "X-Cache": {
         "description": "HIT when answered from Valkey, MISS when loaded from MySQL",
         "schema": {"type": "string", "enum": ["HIT", "MISS"]},
+    },
+    "X-Cache-Source": {
+        "description": "where the answer came from: near (this instance's L1), cache "
+        "(Valkey), loader (MySQL, then cached) or bypass (MySQL; the cache was unavailable)",
+        "schema": {"type": "string", "enum": list(get_args(Source))},
     },
 }
 
@@ -141,4 +149,25 @@ def annotate_access(document: dict[str, Any]) -> dict[str, Any]:
                 operation["security"] = [{"sigv4": []}, {"bearer": []}]
             elif kind == SESSION:
                 operation["security"] = [{"bearer": []}]
+    return _without_unused_schemas(document)
+
+
+def _without_unused_schemas(document: dict[str, Any]) -> dict[str, Any]:
+    """Powertools publishes its own validation-error schemas whether or not an operation
+    answers with them (this API answers ``ErrorBody``): only what the paths reach stays."""
+    schemas = document.get("components", {}).get("schemas", {})
+    reached: set[str] = set()
+    pending = _refs(document.get("paths", {}))
+    while pending:
+        name = pending.pop()
+        if name not in reached and name in schemas:
+            reached.add(name)
+            pending |= _refs(schemas[name])
+    for name in set(schemas) - reached:
+        del schemas[name]
     return document
+
+
+def _refs(node: Any) -> set[str]:
+    text = json.dumps(node)
+    return set(re.findall(r'"#/components/schemas/([^"]+)"', text))

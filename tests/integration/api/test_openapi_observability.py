@@ -121,3 +121,18 @@ def test_in_lambda_the_handler_runs_under_the_tracer() -> None:
     assert _python(code, LAMBDA_TASK_ROOT="/var/task", AWS_LAMBDA_FUNCTION_NAME="api") == (
         "400 True"
     )
+
+
+def test_the_document_publishes_only_what_it_uses_and_every_cache_header(api, caller):
+    import re
+
+    doc = call("GET", "/openapi.json", api_key=caller).body
+    schemas = doc["components"]["schemas"]
+    text = json.dumps(doc["paths"]) + json.dumps(schemas)
+    referenced = set(re.findall(r'"#/components/schemas/([^"]+)"', text))
+    assert set(schemas) == referenced  # nothing unused (nor a required field undefined)
+    for name, schema in schemas.items():
+        assert set(schema.get("required", [])) <= set(schema.get("properties", {})), name
+    header = doc["paths"]["/products/{id}"]["get"]["responses"]["200"]["headers"]
+    sent = call("GET", "/products/1", api_key=caller).header("X-Cache-Source")
+    assert sent in header["X-Cache-Source"]["schema"]["enum"]
