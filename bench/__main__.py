@@ -29,7 +29,8 @@ from typing import Any
 
 from bench.context import Context, now_utc
 from bench.report import Section, save_results
-from lambda_app.clients.errors import ConfigError, ServerUnavailable
+from lambda_app.clients.errors import ServerUnavailable
+from lambda_app.config_types import ConfigError
 from lambda_app.settings import Settings
 from scripts.servers import ServerError
 

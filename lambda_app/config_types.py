@@ -16,8 +16,38 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel, BeforeValidator, Strict, ValidationError
 from pydantic.fields import FieldInfo
 
-from lambda_app.clients.errors import ConfigError
 from lambda_app.flags import parse_flag
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; names where it came from and what it accepts.
+
+    The one configuration error of the project: the runtime's environment variables
+    (``name`` is the variable) and the stack's CDK context (``name`` is the context key,
+    shown as ``context key '...'``) both raise it. ``reason`` replaces "got <value>" when
+    the value is fine alone but not with another one.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        value: object,
+        expected: str,
+        *,
+        reason: str | None = None,
+        context_key: bool = False,
+    ) -> None:
+        self.name = name
+        self.value = value
+        self.expected = expected
+        where = f"context key '{name}'" if context_key else name
+        if reason is not None:
+            message = f"{where}: {reason}; expected {expected}"
+        else:
+            shown = "missing" if value is None or value == "" else repr(value)
+            message = f"{where}: expected {expected}, got {shown}"
+        super().__init__(message)
+
 
 #: What ``null`` looks like in a text value (``-c functions.api_reserved_concurrency=null``).
 NULL_WORDS = ("", "null", "none")

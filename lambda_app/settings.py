@@ -29,8 +29,7 @@ from pydantic import (
 )
 
 from lambda_app import metric_names
-from lambda_app.clients.errors import ConfigError
-from lambda_app.config_types import Flag, ListFromText, Whole, config_error
+from lambda_app.config_types import ConfigError, Flag, ListFromText, Whole, config_error
 
 ValkeyAuth = Literal["none", "password", "iam"]
 LargeValues = Literal["compress", "skip"]

@@ -355,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.port <= 65_535:
         parser.error(f"--port: expected 0-65535, got {args.port}")
 
-    from lambda_app.clients.errors import ConfigError, ServerUnavailable
+    from lambda_app.clients.errors import ServerUnavailable
+    from lambda_app.config_types import ConfigError
 
     step("Setup")
     try:

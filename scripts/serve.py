@@ -229,7 +229,7 @@ def start_in_thread(
 def check_settings() -> str | None:
     """What is wrong with the environment's settings, before anything listens: a server
     that prints "serving" and then answers 500 to everything helps nobody."""
-    from lambda_app.clients.errors import ConfigError
+    from lambda_app.config_types import ConfigError
     from lambda_app.settings import get_settings
 
     try:

@@ -15,7 +15,7 @@ from infra.config.sections import (
     NetworkConfig,
     ValkeyConfig,
 )
-from lambda_app.clients.errors import ConfigError
+from lambda_app.config_types import ConfigError
 
 __all__ = [
     "VALKEY_ENGINE_FAMILIES",

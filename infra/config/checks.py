@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from infra.config.sections import AppConfig
-from lambda_app.clients.errors import ConfigError
+from lambda_app.config_types import ConfigError
 
 KeyOf = Callable[[str], str]
 #: (broken?, the key to change, what is wrong, what it accepts)

@@ -25,8 +25,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from infra.config.checks import check_combinations
 from infra.config.sections import NAME_PATTERN, AppConfig
-from lambda_app.clients.errors import ConfigError
-from lambda_app.config_types import Flag, config_error
+from lambda_app.config_types import ConfigError, Flag, config_error
 
 _FLAG: TypeAdapter[bool] = TypeAdapter(Flag)
 

@@ -16,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
 from lambda_app import metric_names as names
-from lambda_app.api import identity, middlewares
+from lambda_app.api import identity, middlewares, operations
 from lambda_app.api.errors import register_error_handlers
 from lambda_app.api.headers import begin_headers as headers_for_this_invocation
 from lambda_app.api.openapi import annotate_access
@@ -60,6 +60,9 @@ def openapi_json() -> str:
         app.get_openapi_json_schema(title=TITLE, version=VERSION, description=DESCRIPTION)
     )
     return json.dumps(annotate_access(document), separators=(",", ":"))
+
+
+operations.use_document(openapi_json)
 
 
 @app.get("/openapi.json", include_in_schema=False)

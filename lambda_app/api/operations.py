@@ -10,7 +10,18 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+
+#: Where the document comes from: the app registers its generator (``use_document``), so
+#: this module, which the app's error handling asks, never imports the app back.
+_source: list[Callable[[], str]] = []
+
+
+def use_document(generate: Callable[[], str]) -> None:
+    """Read operations from the document ``generate`` returns (the app's OpenAPI JSON)."""
+    _source[:] = [generate]
+    operations.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -23,10 +34,10 @@ class Operation:
 
 @functools.cache
 def operations() -> tuple[Operation, ...]:
-    from lambda_app.api.app import openapi_json  # the document is built from the routes
-
+    if not _source:
+        raise RuntimeError("no OpenAPI document registered: import lambda_app.api.app first")
     found = []
-    for path, methods in json.loads(openapi_json())["paths"].items():
+    for path, methods in json.loads(_source[0]())["paths"].items():
         pattern = re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))
         for method, operation in methods.items():
             found.append(Operation(path, pattern, method.upper(), "requestBody" in operation))

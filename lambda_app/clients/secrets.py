@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lambda_app.clients.errors import ConfigError
+from lambda_app.config_types import ConfigError
 
 SECRET_MAX_AGE_SECONDS = 300
 

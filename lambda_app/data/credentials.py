@@ -9,8 +9,8 @@ from __future__ import annotations
 import pymysql.cursors
 
 from lambda_app.data import rules
+from lambda_app.data.base import Row, _Repository
 from lambda_app.data.errors import InvalidValue
-from lambda_app.data.repositories import Row, _Repository
 
 MAX_HASH = 255
 

@@ -273,8 +273,9 @@ def _positive(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m lambda_app.data.seed`: seed the DB_* database (migrations must be applied)."""
-    from lambda_app.clients.errors import ConfigError, ServerUnavailable
+    from lambda_app.clients.errors import ServerUnavailable
     from lambda_app.clients.mysql import connect
+    from lambda_app.config_types import ConfigError
     from lambda_app.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m lambda_app.data.seed",

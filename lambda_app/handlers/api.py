@@ -22,8 +22,8 @@ snapstart.register()
 def _prewarm() -> None:
     """The TLS contexts, during init: the first request then only connects. A bad setting
     is left for the first request to report (a 500 naming it in the log)."""
-    from lambda_app.clients.errors import ConfigError
     from lambda_app.clients.tls import prewarm
+    from lambda_app.config_types import ConfigError
     from lambda_app.settings import get_settings
 
     try:

@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 from pymysql.connections import Connection
 
-from lambda_app.clients.errors import ConfigError, ServerUnavailable
+from lambda_app.clients.errors import ServerUnavailable
 from lambda_app.clients.mysql import connect
+from lambda_app.config_types import ConfigError
 from lambda_app.data.errors import DataLayerError, MigrationError
 from lambda_app.data.migrations import applied_versions, create_database, migrate
 from lambda_app.data.seed import seed_sizes

@@ -21,7 +21,8 @@ from lambda_app.caching.ttl import DATA_CLASSES
 from lambda_app.caching.warming import Warmer
 from lambda_app.caching.write_through import WriteThrough
 from lambda_app.clients.valkey import VALKEY_ERRORS, ValkeyClient
-from lambda_app.data.repositories import ProductRepository, Row, UserRepository
+from lambda_app.data.base import Row
+from lambda_app.data.repositories import ProductRepository, UserRepository
 from lambda_app.data.schema import MAX_WARM, PRODUCT_RANKINGS
 from lambda_app.services.errors import BadRequest, Unavailable, domain_errors
 from lambda_app.services.validation import bounded, choice, entity_id

@@ -30,10 +30,10 @@ from lambda_app.caching.warming import Warmer
 from lambda_app.caching.write_through import WriteThrough
 from lambda_app.clients.mysql import Database, get_db
 from lambda_app.clients.valkey import ValkeyClient, get_valkey
+from lambda_app.data.base import Row
 from lambda_app.data.credentials import CredentialRepository
 from lambda_app.data.repositories import (
     ProductRepository,
-    Row,
     SessionRepository,
     StatsRepository,
     UserRepository,

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 
 # What the connection layer raises when a server or a setting fails, for the API's
 # error mapping: the API layer imports services, never the clients themselves.
-from lambda_app.clients.errors import CacheUnavailable, ConfigError, DatabaseUnavailable
+from lambda_app.clients.errors import CacheUnavailable, DatabaseUnavailable
+from lambda_app.config_types import ConfigError
 
 if TYPE_CHECKING:
     from lambda_app.caching.rate_limit import Decision

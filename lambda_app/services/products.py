@@ -21,7 +21,8 @@ from lambda_app.caching.invalidation import GroupVersions
 from lambda_app.caching.lookup import Lookup
 from lambda_app.caching.write_through import WriteThrough
 from lambda_app.clients.valkey import VALKEY_ERRORS
-from lambda_app.data.repositories import ProductRepository, Row
+from lambda_app.data.base import Row
+from lambda_app.data.repositories import ProductRepository
 from lambda_app.data.schema import MAX_TOP, PRODUCT_RANKINGS, PRODUCT_WRITABLE
 from lambda_app.services.errors import NotFound, domain_errors
 from lambda_app.services.validation import bounded, choice, entity_id, fields

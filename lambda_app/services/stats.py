@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from lambda_app.caching.aggregates import AggregateCache
 from lambda_app.caching.lookup import Lookup
-from lambda_app.data.repositories import Row, StatsRepository
+from lambda_app.data.base import Row
+from lambda_app.data.repositories import StatsRepository
 from lambda_app.services.errors import domain_errors
 
 DASHBOARD = "stats"

@@ -18,7 +18,8 @@ from lambda_app.caching.lookup import Lookup
 from lambda_app.caching.sessions import SessionStore
 from lambda_app.caching.write_through import WriteThrough
 from lambda_app.clients.valkey import VALKEY_ERRORS
-from lambda_app.data.repositories import Row, UserRepository
+from lambda_app.data.base import Row
+from lambda_app.data.repositories import UserRepository
 from lambda_app.data.schema import USER_WRITABLE
 from lambda_app.services.errors import NotFound, domain_errors
 from lambda_app.services.validation import entity_id, fields

@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from lambda_app.clients.errors import ConfigError
+from lambda_app.config_types import ConfigError
 from lambda_app.settings import DatabaseSettings, Settings
 from scripts.servers.base import (
     Backend,

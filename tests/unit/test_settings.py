@@ -2,7 +2,7 @@
 
 import pytest
 
-from lambda_app.clients.errors import ConfigError
+from lambda_app.config_types import ConfigError
 from lambda_app.settings import DEFAULT_TTLS, Settings
 
 pytestmark = pytest.mark.unit

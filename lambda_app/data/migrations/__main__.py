@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lambda_app.clients.errors import ConfigError, ServerUnavailable
+from lambda_app.clients.errors import ServerUnavailable
 from lambda_app.clients.mysql import connect
+from lambda_app.config_types import ConfigError
 from lambda_app.data.errors import MigrationError
 from lambda_app.data.migrations import create_database, migrate
 from lambda_app.settings import Settings
