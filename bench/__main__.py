@@ -177,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
             path = save_results(out_dir, sections, machine_info(ctx, load_before),
                                 order=BENCHMARKS, intro=intro)
             print(f"bench: wrote {path} ({time.perf_counter() - started:.0f} s in all)")
+            if args.save:
+                from bench import readme
+
+                if readme.sync(results_dir=out_dir):
+                    print("bench: README.md's figures rewritten from the new results")
     finally:
         ctx.close()
     if failed:

@@ -286,3 +286,20 @@ def test_warming_without_the_proxy_says_why(tmp_path):
     assert [c.met for c in result.checks] == [False]
     assert "proxy rows were skipped" in result.notes[-1]
     assert result.headline == "pipelined 2.46x over loopback (writes only), 1.40x end to end"
+
+
+def test_readme_quotes_the_committed_results_exactly() -> None:
+    """README's figures are generated from bench/results (``python -m bench.readme``):
+    a figure edited by hand, or results saved without it, fails here."""
+    from bench import readme
+
+    text = readme.README.read_text(encoding="utf-8")
+    assert readme.current_block(text) == readme.committed_block()
+
+
+def test_the_readme_block_is_replaced_between_its_markers() -> None:
+    from bench import readme
+
+    text = f"intro\n{readme.BEGIN}\nstale 24 µs\n{readme.END}\noutro\n"
+    assert readme.replace_block(text, "fresh") == (
+        f"intro\n{readme.BEGIN}\n\nfresh\n\n{readme.END}\noutro\n")
