@@ -10,6 +10,7 @@ test (so a new one gets a check):
   lines), against the served API: trusting loopback as ``make serve`` does, or verifying
   SigV4 as ``make serve-sigv4`` and API Gateway do;
 * ``npx cdk ...``: the CLI's own parser accepts it (``--help`` after the command);
+* ``openapi-python-client generate ...``: run for real against the served API;
 * ``export``/``unset``/``eval``: shell state, applied to the block's run.
 """
 
@@ -76,6 +77,8 @@ def kind(command: Command) -> str:
         return "curl"
     if first in ("npx",):
         return "npx"
+    if first.endswith("openapi-python-client"):
+        return "generator"
     if first in ("export", "unset") or command.text.startswith("eval "):
         return "shell"
     return "unknown"
@@ -205,3 +208,18 @@ def test_an_unsigned_request_to_the_signed_server_is_refused(valkey_server, mysq
                                f"{url}/cache/warm"], capture_output=True, text=True,
                               timeout=30, check=False)
     assert '"forbidden"' in done.stdout
+
+
+GENERATE = [c for c in ALL if kind(c) == "generator"]
+
+
+@pytest.mark.parametrize("command", GENERATE, ids=[c.text[:60] for c in GENERATE])
+def test_the_client_generation_runs_as_written(command, api_url, tmp_path):
+    port = api_url.rsplit(":", 1)[1]
+    words = [w.replace(f"127.0.0.1:{LOCAL_PORT}", f"127.0.0.1:{port}") for w in command.words]
+    words[0] = str(ROOT / words[0]) if words[0].startswith(".venv/") else words[0]
+    (tmp_path / "config.yaml").write_text("post_hooks: []\n")
+    done = processes.run([*words, "--config", str(tmp_path / "config.yaml")], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-1000:] + done.stderr[-1000:]
+    assert (tmp_path / "caching_api" / "client.py").exists()
