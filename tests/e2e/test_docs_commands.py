@@ -66,22 +66,21 @@ def _targets() -> set[str]:
     return set(re.findall(r"^([a-z0-9-]+):", makefile, re.M))
 
 
+#: The first word of a command, and the kind of check it gets.
+KINDS = {"make": "make", "curl": "curl", "npx": "npx", "export": "shell", "unset": "shell",
+         "eval": "shell"}
+
+
 def kind(command: Command) -> str:
     words = command.words
     first = words[0]
-    if first == "make":
-        return "make"
     if first.endswith("python") and words[1:2] == ["-m"]:
         return "python"
-    if first == "curl" or first.startswith("TOKEN=$(curl"):
+    if first.startswith("TOKEN=$(curl"):
         return "curl"
-    if first in ("npx",):
-        return "npx"
     if first.endswith("openapi-python-client"):
         return "generator"
-    if first in ("export", "unset") or command.text.startswith("eval "):
-        return "shell"
-    return "unknown"
+    return KINDS.get(first, "unknown")
 
 
 @pytest.mark.parametrize("command", ALL, ids=[f"{c.where}: {c.text[:50]}" for c in ALL])
