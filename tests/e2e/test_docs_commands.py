@@ -67,8 +67,12 @@ def _targets() -> set[str]:
 
 
 #: The first word of a command, and the kind of check it gets.
-KINDS = {"make": "make", "curl": "curl", "npx": "npx", "export": "shell", "unset": "shell",
-         "eval": "shell"}
+KINDS = {"make": "make", "curl": "curl", ".venv/bin/awscurl": "curl", "npx": "npx",
+         "export": "shell", "unset": "shell", "eval": "shell"}
+
+
+def signs(command: Command) -> bool:
+    return "--aws-sigv4" in command.text or command.words[0].endswith("awscurl")
 
 
 def kind(command: Command) -> str:
@@ -147,7 +151,7 @@ def _curl_blocks(signed: bool) -> list[tuple[str, list[Command]]]:
     found = []
     for where, commands in blocks():
         curls = [c for c in commands if kind(c) == "curl"]
-        if curls and all(("--aws-sigv4" in c.text) == signed for c in curls):
+        if curls and all(signs(c) == signed for c in curls):
             found.append((where, [c for c in commands if kind(c) in ("curl", "shell")
                                   and not c.text.startswith("eval ")]))
     return found
