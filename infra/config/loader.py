@@ -78,6 +78,7 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
     # ``-c valkey.shards=3`` or ``-c removal_policy=retain``: only keys the config has
     # are looked up, so CDK's own context entries are never mistaken for overrides.
     overrides = {key: context[key] for key in OVERRIDABLE_KEYS if key in context}
+    _refuse_unknown_overrides(context)
     merged = _merge(values, overrides)
 
     def key_of(dotted: str) -> str:
@@ -91,6 +92,21 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         ) from None
     check_combinations(config, key_of)
     return config
+
+
+#: The sections a ``-c section.key=...`` override can name (``valkey``, ``functions``...).
+_SECTIONS = frozenset(key.split(".", 1)[0] for key in OVERRIDABLE_KEYS if "." in key)
+
+
+def _refuse_unknown_overrides(context: Mapping[str, Any]) -> None:
+    """``-c valkey.shardz=2`` is a typo, not a no-op: a context key in a config section's
+    namespace that the section does not have is an error naming the keys it does."""
+    for key in sorted(context):
+        section = key.split(".", 1)[0]
+        if "." in key and section in _SECTIONS and key not in OVERRIDABLE_KEYS:
+            known = sorted(k for k in OVERRIDABLE_KEYS if k.startswith(f"{section}."))
+            raise ConfigError(key, context[key], "one of " + ", ".join(known),
+                              reason="no such setting", context_key=True)
 
 
 def _merge(values: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -130,8 +130,14 @@ class OperationsAlarms(Construct):
         self._alarm(
             "app-hit-ratio",
             cw.MathExpression(
-                # Quiet periods count as healthy: a handful of reads says nothing.
-                expression=f"IF(hits + misses >= {floor}, 100 * hits / (hits + misses), 100)",
+                # EMF writes no datapoint for a zero count: a period where every read
+                # missed has no "hits" at all, and without FILL the ratio would be missing
+                # (read as healthy). Quiet periods count as healthy: a handful of reads
+                # says nothing.
+                expression=(
+                    f"IF(FILL(hits, 0) + FILL(misses, 0) >= {floor}, "
+                    "100 * FILL(hits, 0) / (FILL(hits, 0) + FILL(misses, 0)), 100)"
+                ),
                 using_metrics={"hits": hits, "misses": misses},
                 label=f"{HIT_RATIO_CLASS} hit ratio",
                 period=PERIOD,

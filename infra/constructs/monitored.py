@@ -88,7 +88,11 @@ def app_hit_rates(resources: MonitoredResources) -> list[cw.MathExpression]:
         rates.append(
             cw.MathExpression(
                 # Ids are unique per class: one graph holds every class's expression.
-                expression=f"100 * hit_{data_class} / (hit_{data_class} + miss_{data_class})",
+                # FILL: a period with no hit (or no miss) datapoint is a count of zero.
+                expression=(
+                    f"100 * FILL(hit_{data_class}, 0) / "
+                    f"(FILL(hit_{data_class}, 0) + FILL(miss_{data_class}, 0))"
+                ),
                 using_metrics={
                     f"hit_{data_class}": app_cache_metric(resources, names.CACHE_HITS, data_class),
                     f"miss_{data_class}": app_cache_metric(

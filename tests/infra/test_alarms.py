@@ -38,18 +38,30 @@ def test_no_alarm_is_on_memory_use_a_full_cache_is_healthy(synthesized: Synthesi
     assert "DatabaseMemoryUsagePercentage" not in json.dumps(alarms)
 
 
-def test_the_hit_ratio_alarm_ignores_quiet_periods(dev: Synthesized) -> None:
-    dev.template("Monitoring").has_resource_properties(
-        "AWS::CloudWatch::Alarm",
-        {
-            "AlarmName": "valkey-caching-dev-app-hit-ratio",
-            "ComparisonOperator": "LessThanThreshold",
-            "Threshold": 80,
-            "Metrics": Match.array_with([Match.object_like({
-                "Expression": "IF(hits + misses >= 300, 100 * hits / (hits + misses), 100)",
-            })]),
-        },
-    )
+def _hit_ratio_expression(dev: Synthesized) -> str:
+    alarms = dev.template("Monitoring").find_resources("AWS::CloudWatch::Alarm", {
+        "Properties": {"AlarmName": "valkey-caching-dev-app-hit-ratio"}})
+    (alarm,) = alarms.values()
+    props = alarm["Properties"]
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("LessThanThreshold", 80)
+    (expression,) = [m["Expression"] for m in props["Metrics"] if "Expression" in m]
+    return str(expression)
+
+
+@pytest.mark.parametrize(("hits", "misses", "alarms"), [
+    ({}, {1: 500, 2: 400}, True),            # every read missed: EMF wrote no hits at all
+    ({1: 100}, {1: 400}, True),              # 20% hit ratio
+    ({1: 450}, {1: 50}, False),              # 90%
+    ({1: 10}, {1: 20}, False),               # a quiet period says nothing
+    ({}, {}, False),                         # no traffic: no data, not breaching
+])
+def test_the_hit_ratio_alarm_reads_missing_counts_as_zero(dev: Synthesized, hits, misses,
+                                                          alarms) -> None:
+    """Evaluates the synthesized expression as CloudWatch does, datapoint by datapoint."""
+    from tests.infra.metric_math import evaluate
+
+    values = evaluate(_hit_ratio_expression(dev), {"hits": hits, "misses": misses})
+    assert any(value < 80 for value in values.values()) == alarms, values
 
 
 def test_every_alarm_notifies_the_topic_on_alarm_and_recovery(synthesized: Synthesized) -> None:

@@ -189,3 +189,18 @@ def test_bundle_flag(raw: object, expected: bool) -> None:
 def test_bad_bundle_flag_names_the_key() -> None:
     with pytest.raises(ConfigError, match=r"'bundle'.*true or false"):
         read_flag({"bundle": "maybe"}, "bundle", default=True)
+
+
+@pytest.mark.parametrize("key", ["valkey.shardz", "functions.log_levle", "api.throttle"])
+def test_a_misspelt_override_is_refused_naming_the_keys_there_are(key: str) -> None:
+    """The docs promise that typos are rejected: a key in a section's namespace that the
+    section lacks was silently ignored, and the deploy went ahead without it."""
+    message = error_for(**{key: "2"})
+    assert f"context key '{key}'" in message and "no such setting" in message
+    assert f"{key.split('.', maxsplit=1)[0]}." in message.split("expected", 1)[1]
+
+
+def test_cdk_s_own_context_keys_are_not_overrides() -> None:
+    context = cdk_context(**{"@aws-cdk/core:newStyleStackSynthesis": True,
+                             "aws:cdk:enable-path-metadata": True, "bundle": "false"})
+    assert load_config(context).env_name == "dev"
