@@ -135,6 +135,13 @@ class ApiStack(ConfiguredStack):
             schedule=events.Schedule.rate(Duration.minutes(functions.warmer_rate_minutes)),
             targets=[targets.LambdaFunction(self.warmer_function.function, retry_attempts=0)],
         )
+        # EventBridge invokes asynchronously: without this Lambda retries a failed warm
+        # twice more, for up to 6 h. The next tick is the retry; an event older than one
+        # interval is stale.
+        self.warmer_function.function.configure_async_invoke(
+            retry_attempts=0,
+            max_event_age=Duration.minutes(max(1, functions.warmer_rate_minutes)),
+        )
         # New code goes live only once the schema it expects is in place: the functions
         # that serve (and the schedule) wait for the migration to succeed.
         for dependent in (self.api_function.function, self.warmer_function.function,

@@ -178,6 +178,20 @@ def test_warmer_runs_on_the_configured_schedule(dev: Synthesized, prod: Synthesi
         )
 
 
+def test_a_failed_warm_is_not_retried_by_lambda_nor_kept_past_the_next_tick(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    """The rule's own retries are 0; Lambda's asynchronous retries (2, for up to 6 h)
+    would still run a failing warmer three times per tick without its own config."""
+    for synthesized, minutes in ((dev, 10), (prod, 5)):
+        template = synthesized.template("Api")
+        configs = template.find_resources("AWS::Lambda::EventInvokeConfig")
+        (config,) = [c["Properties"] for c in configs.values()
+                     if "Warmer" in json.dumps(c["Properties"]["FunctionName"])]
+        assert config["MaximumRetryAttempts"] == 0
+        assert config["MaximumEventAgeInSeconds"] == minutes * 60
+
+
 def test_migration_runs_on_deploy_when_the_code_or_the_database_changes(
     synthesized: Synthesized,
 ) -> None:
