@@ -51,6 +51,16 @@ class ApiError(Exception):
         self.extra = dict(extra or {})
 
 
+def method_not_allowed(method: str, path: str, allowed: Sequence[str]) -> ApiError:
+    """405 naming the methods ``path`` takes, in ``Allow`` too (RFC 9110)."""
+    return ApiError(
+        405,
+        "method_not_allowed",
+        f"{method} is not allowed on {path}; use {', '.join(allowed)}",
+        {"Allow": ", ".join(allowed)},
+    )
+
+
 def error_response(
     status: int,
     code: str,
@@ -162,12 +172,8 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
 
         allowed = allowed_methods(path)
         if allowed:
-            return error_response(
-                405,
-                "method_not_allowed",
-                f"{event.http_method} is not allowed on {path}; use {', '.join(allowed)}",
-                {"Allow": ", ".join(allowed)},
-            )
+            refusal = method_not_allowed(event.http_method, path, allowed)
+            return error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
         return error_response(404, "not_found", f"no route for {event.http_method} {path}")
 
     @handles(domain.ServiceError)

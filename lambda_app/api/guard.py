@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import Response
 
 from lambda_app.api.access import OPERATOR, OWNER, caller_kind, iam_principal
-from lambda_app.api.errors import ApiError
+from lambda_app.api.errors import ApiError, method_not_allowed
 from lambda_app.api.identity import has_bearer, validated_session
 from lambda_app.services.errors import InvalidSession, NotFound
 
@@ -66,12 +66,7 @@ def _refuse_other_methods_of_a_fixed_path(app: APIGatewayHttpResolver) -> None:
     path = str(app.context.get("_path") or app.current_event.path)
     allowed = at_exactly(path)
     if allowed:
-        raise ApiError(
-            405,
-            "method_not_allowed",
-            f"{app.current_event.http_method} is not allowed on {path}; use {', '.join(allowed)}",
-            {"Allow": ", ".join(allowed)},
-        )
+        raise method_not_allowed(app.current_event.http_method, path, allowed)
 
 
 def require_owner(event: BaseProxyEvent, user_id: int) -> None:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambda_app.caching.breaker import CircuitBreaker
-from lambda_app.caching.rate_limit import Decision
+from lambda_app.caching.rate_limit import SERVER_CLOCK_LUA, Decision
 from lambda_app.clients.valkey import VALKEY_ERRORS, CacheClient
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,7 @@ log = logging.getLogger(__name__)
 CHARGE_LUA = """
 local window = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
-if now == nil then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+""" + SERVER_CLOCK_LUA + """
 local remaining = -1
 for i, key in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)

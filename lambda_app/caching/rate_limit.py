@@ -48,17 +48,21 @@ ALGORITHMS: tuple[Algorithm, ...] = get_args(RateLimitAlgorithm)
 
 MAX_CALLER_LENGTH = 200
 
-# Shared by every script: the limit, the window and the clock (the caller's ``now``, or
-# the server's TIME, so instances with skewed clocks agree).
-_NOW = """
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
+#: ``now`` in ms: the caller's (tests), else the server's TIME, so that instances with
+#: skewed clocks agree. Shared by the rate-limit and login-limit scripts.
+SERVER_CLOCK_LUA = """
 if now == nil then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 """
+
+# Shared by every script: the limit, the window and the clock.
+_NOW = """
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+""" + SERVER_CLOCK_LUA
 
 # The window scripts' prologue: the window number and the counts seen so far.
 _CLOCK = _NOW + """
