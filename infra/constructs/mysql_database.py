@@ -8,6 +8,7 @@ Proxy (``mysql.proxy``) pools the functions' short-lived connections in producti
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aws_cdk import Duration
@@ -75,7 +76,7 @@ class MysqlDatabase(Construct):
             "ParameterGroup",
             engine=engine,
             description=f"{name}: TLS required",
-            parameters={"require_secure_transport": "1"},
+            parameters={"require_secure_transport": "1", **log_parameters(config.cloudwatch_logs)},
         )
         # Generated name: a secret kept after a delete (to open its snapshot) must not
         # block the next deploy of the same environment.
@@ -241,3 +242,20 @@ class MysqlDatabase(Construct):
                 "Deletion protection off by config (mysql.deletion_protection=false) so this "
                 "environment tears down in one step; production sets it.",
             )
+
+
+#: What each exported MySQL log needs turned on: RDS exports only what the server
+#: writes, and the slow-query and general logs are off by default (an export of them
+#: alone ships nothing). Both go to files, which is what RDS exports from.
+LOG_PARAMETERS: dict[str, dict[str, str]] = {
+    "slowquery": {"slow_query_log": "1", "long_query_time": "1", "log_output": "FILE"},
+    "general": {"general_log": "1", "log_output": "FILE"},
+}
+
+
+def log_parameters(exported: Iterable[str]) -> dict[str, str]:
+    """The parameter group settings the exported log types need."""
+    parameters: dict[str, str] = {}
+    for log_type in exported:
+        parameters.update(LOG_PARAMETERS.get(log_type, {}))
+    return parameters

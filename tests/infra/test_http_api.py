@@ -3,6 +3,7 @@ JSON access logs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -87,10 +88,19 @@ def test_routes_integrate_with_the_function(template: Template) -> None:
         "AWS::ApiGatewayV2::Integration",
         {"IntegrationType": "AWS_PROXY", "PayloadFormatVersion": "2.0"},
     )
-    template.has_resource_properties(
-        "AWS::Lambda::Permission",
-        {"Action": "lambda:InvokeFunction", "Principal": "apigateway.amazonaws.com"},
-    )
+    permissions = template.find_resources("AWS::Lambda::Permission", {"Properties": {
+        "Action": "lambda:InvokeFunction", "Principal": "apigateway.amazonaws.com"}})
+    # One statement for the whole API (one per route filled the function's 20 KB policy).
+    assert len(permissions) == 1, len(permissions)
+    (permission,) = permissions.values()
+    source = json.dumps(permission["Properties"]["SourceArn"])
+    assert '{"Ref": "HttpApi' in source and source.endswith('"/*/*/*"]]}')  # this API only
+
+
+def test_access_logs_name_the_verified_caller_and_authorizer_errors() -> None:
+    fields = json.loads(ACCESS_LOG_FORMAT)
+    assert fields["caller"] == "$context.identity.userArn"
+    assert fields["authorizerError"] == "$context.authorizer.error"
 
 
 def test_an_open_workshop_api_is_a_warned_choice(

@@ -81,12 +81,30 @@ def test_instance_is_mysql_84_encrypted_private_and_uses_the_secret(
     )
 
 
-def test_parameter_group_requires_tls(dev_database: tuple[MysqlDatabase, Template]) -> None:
+def test_parameter_group_requires_tls_and_writes_every_exported_log(
+    dev_database: tuple[MysqlDatabase, Template],
+) -> None:
+    """The instance exports the slow-query log, so the server must write it: exported but
+    off (the default) it shipped nothing."""
     _, template = dev_database
-    template.has_resource_properties(
-        "AWS::RDS::DBParameterGroup",
-        {"Family": "mysql8.4", "Parameters": {"require_secure_transport": "1"}},
-    )
+    (instance,) = template.find_resources("AWS::RDS::DBInstance").values()
+    exported = instance["Properties"]["EnableCloudwatchLogsExports"]
+    (group,) = template.find_resources("AWS::RDS::DBParameterGroup").values()
+    parameters = group["Properties"]["Parameters"]
+    assert group["Properties"]["Family"] == "mysql8.4"
+    assert parameters["require_secure_transport"] == "1"
+    assert "slowquery" in exported
+    assert (parameters["slow_query_log"], parameters["log_output"]) == ("1", "FILE")
+    assert float(parameters["long_query_time"]) > 0
+    assert ("general_log" in parameters) == ("general" in exported)
+
+
+def test_each_exported_log_type_is_switched_on() -> None:
+    from infra.constructs.mysql_database import log_parameters
+
+    assert log_parameters(["error"]) == {}
+    assert log_parameters(["general"])["general_log"] == "1"
+    assert log_parameters(["error", "slowquery"])["slow_query_log"] == "1"
 
 
 def test_instance_lives_in_the_isolated_data_subnets(
