@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,13 +73,20 @@ def by_package(modules: list[tuple[str, float]]) -> dict[str, float]:
     return dict(sorted(totals.items(), key=lambda item: item[1], reverse=True))
 
 
-def profile(module: str, env: Mapping[str, str], *, isolated: bool = False) -> ImportProfile:
+#: How to start an interpreter: this one on the host, or another (the runtime's) elsewhere.
+Launcher = Callable[[list[str]], list[str]]
+
+
+def profile(module: str, env: Mapping[str, str], *, isolated: bool = False,
+            launcher: Launcher | None = None) -> ImportProfile:
     """``isolated``: no site-packages (``-S``), only what ``PYTHONPATH`` names."""
     flags = ["-S"] if isolated else []
+    args = [*flags, "-X", "importtime", "-c", f"import {module}"]
+    command = launcher(args) if launcher else [sys.executable, *args]
     with Stopwatch() as watch:
         result = subprocess.run(
-            [sys.executable, *flags, "-X", "importtime", "-c", f"import {module}"],
-            capture_output=True, text=True, env=dict(env), cwd=ROOT, check=False, timeout=120,
+            command, capture_output=True, text=True, env=dict(env), cwd=ROOT, check=False,
+            timeout=120,
         )
     if result.returncode != 0:
         errors = [line for line in result.stderr.splitlines()
@@ -94,11 +101,12 @@ def profile(module: str, env: Mapping[str, str], *, isolated: bool = False) -> I
 
 
 def profiles(
-    module: str, env: Mapping[str, str], runs: int, *, isolated: bool = False
+    module: str, env: Mapping[str, str], runs: int, *, isolated: bool = False,
+    launcher: Launcher | None = None,
 ) -> list[ImportProfile]:
     """``runs`` fresh interpreters, fastest first."""
-    return sorted((profile(module, env, isolated=isolated) for _ in range(runs)),
-                  key=lambda p: p.total_s)
+    return sorted((profile(module, env, isolated=isolated, launcher=launcher)
+                   for _ in range(runs)), key=lambda p: p.total_s)
 
 
 def median(items: list[ImportProfile]) -> ImportProfile:
@@ -152,11 +160,47 @@ def _writable_again(tree: Path) -> None:
         path.chmod(path.stat().st_mode | 0o200)
 
 
+def runtime_profiles(runs: int, scratch: Path) -> dict[str, list[ImportProfile]] | None:
+    """The bundle exactly as a deploy builds it (pip for the runtime's platform, bytecode
+    from the runtime's Python), imported by the runtime's Python in the project's Debian
+    root, with and without its bytecode; None where that root is not on this machine."""
+    from infra.bundling import PYTHON_VERSION, LocalPythonBundler
+    from scripts.debian_root import DebianRoot, Mount
+
+    root = DebianRoot()
+    if os.geteuid() != 0 or not root.is_current():
+        return None
+    python = f"python{PYTHON_VERSION}"
+    bundle = scratch / "deployed"
+    bundle.mkdir()
+    LocalPythonBundler(ROOT, install=True, ca_bundle_url=None).try_bundle(str(bundle))
+    sdk = runtime_tree(scratch / "sdk")  # precompiled in Lambda's image: here too
+    root.run([python, "-m", "compileall", "-q", "/sdk"], env={},
+             mounts=[Mount(sdk, "/sdk")], what="compileall")
+    source_only = scratch / "deployed-source-only"
+    shutil.copytree(bundle, source_only, ignore=shutil.ignore_patterns("__pycache__"))
+    measured = {}
+    for label, tree in (("with", bundle), ("without", source_only)):
+        mounts = [Mount(tree, "/var/task", read_only=True), Mount(sdk, "/sdk", read_only=True)]
+        env = {"PYTHONPATH": "/var/task:/sdk", "PYTHONDONTWRITEBYTECODE": "1"}
+
+        def launcher(args: list[str], mounts: list[Mount] = mounts,
+                     env: dict[str, str] = env) -> list[str]:
+            return root.command([python, *args], env=env, mounts=mounts)
+
+        measured[label] = profiles(MODULE, os.environ, runs, isolated=True, launcher=launcher)
+    return measured
+
+
 def run(ctx: Context) -> Section:
     runs = ctx.scaled(5, 1)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-bundle-") as scratch:
             installed = profiles(MODULE, os.environ, runs)
+            shipped = runtime_profiles(runs, Path(scratch))
+            if shipped is not None:
+                return _section(ctx, installed, shipped["with"], shipped["without"], runs,
+                                interpreter=RUNTIME_LABEL)
             measured: dict[str, list[ImportProfile]] = {}
             runtime = runtime_tree(Path(scratch) / "runtime")
             for bytecode in (True, False):
@@ -179,12 +223,16 @@ def run(ctx: Context) -> Section:
                           "not measured", f"{TARGET_MS:.0f} ms", None),),
             headline="skipped: " + str(exc),
         )
-    return _section(ctx, installed, with_pyc, no_bytecode, runs)
+    return _section(ctx, installed, with_pyc, no_bytecode, runs,
+                    interpreter=f"this machine's Python {sys.version.split()[0]}")
+
+
+RUNTIME_LABEL = "the runtime's Python 3.14, in the project's Debian root"
 
 
 def _section(ctx: Context, installed_runs: list[ImportProfile],
              bundle_runs: list[ImportProfile], no_bytecode_runs: list[ImportProfile],
-             runs: int) -> Section:
+             runs: int, *, interpreter: str) -> Section:
     installed, no_bytecode = median(installed_runs), median(no_bytecode_runs)
     bundle = median(bundle_runs)
     main = Table(
@@ -211,10 +259,16 @@ def _section(ctx: Context, installed_runs: list[ImportProfile],
         "pulls in, each once; the wall time adds interpreter start-up and exit. Import "
         "time is CPU-bound, so on these shared cores it swells with the machine's load "
         "(see the load average above); the fastest run is the least disturbed one.",
-        "*The bundle* is laid out as `infra.bundling` builds it (`lambda_app` plus "
-        "`requirements/lambda.txt`, less what the runtime ships) for this interpreter, "
-        "then made read-only like Lambda's `/var/task`: *with .pyc* compiled as the "
-        "bundler compiles it (`unchecked-hash`), *without* as a source-only bundle, which "
+        f"*The bundle* rows run on {interpreter}. " + (
+            "The bundle is the one a deploy ships: `infra.bundling` with pip for the "
+            "runtime's platform and the bytecode compiled by the runtime's Python, "
+            "mounted read-only at `/var/task`. "
+            if interpreter == RUNTIME_LABEL else
+            "No Python 3.14 here (`make test-shipped` builds the Debian root that has "
+            "it), so the bundle is laid out as `infra.bundling` builds it for this "
+            "interpreter, then made read-only like Lambda's `/var/task`. ")
+        + "*With .pyc* is compiled as the bundler compiles it (`unchecked-hash`); "
+        "*without* is a source-only bundle, which "
         "compiles every module on every cold start because nothing can be written back. "
         "The interpreter runs without site-packages (`-S`): beside the bundle it sees "
         "only what the runtime ships (boto3 and its dependencies, precompiled), not this "

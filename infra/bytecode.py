@@ -7,7 +7,9 @@ it. The sources, in order:
 
 1. a matching local interpreter (``python3.14`` on the PATH);
 2. ``uv`` with a managed Python of that version (``uv run --python 3.14``);
-3. the runtime's SAM build image, when a Docker engine answers.
+3. the runtime's SAM build image, when a Docker engine answers;
+4. the project's Debian root (``scripts/debian_root.py``, which ``make test-shipped``
+   builds), when it is on this machine already and this is root: a synth never builds it.
 
 With none of them the synth fails with one line naming the three, unless the caller
 accepts a source-only bundle (``-c allow_source_only_bundle=true``: a warning, and slow
@@ -16,6 +18,7 @@ cold starts). ``unchecked-hash`` pycs stay valid whatever mtimes the asset zip r
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -30,8 +33,9 @@ COMPILEALL = ("-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash")
 class Compiler:
     """How to run ``compileall`` over a directory with the runtime's Python."""
 
-    source: str  # "local", "uv" or "docker"
+    source: str  # "local", "uv", "docker" or "debian-root"
     command: Callable[[Path], list[str]]
+    where: str = ""  # what compiles, when the command's first word does not say
 
 
 def _local(version: str) -> Compiler | None:
@@ -66,6 +70,21 @@ def _docker(version: str, image: str) -> Compiler | None:
     )
 
 
+def _debian_root(version: str) -> Compiler | None:
+    from scripts.debian_root import DebianRoot, Mount
+
+    root = DebianRoot()
+    interpreter = f"/usr/bin/python{version}"
+    if os.geteuid() != 0 or not root.is_current() or not (root.path / interpreter[1:]).exists():
+        return None
+    return Compiler(
+        "debian-root",
+        lambda out: root.command([interpreter, *COMPILEALL, "/asset"], env={},
+                                 mounts=[Mount(out, "/asset")]),
+        where=f"{interpreter} in {root.path}",
+    )
+
+
 def _succeeds(command: list[str], *, timeout: float) -> bool:
     try:
         result = subprocess.run(command, capture_output=True, timeout=timeout, check=False)  # noqa: S603 - fixed argv
@@ -76,7 +95,8 @@ def _succeeds(command: list[str], *, timeout: float) -> bool:
 
 def find_compiler(version: str, image: str) -> Compiler | None:
     """The first source of bytecode for Python ``version`` this machine offers."""
-    return _local(version) or _uv(version) or _docker(version, image)
+    return (_local(version) or _uv(version) or _docker(version, image)
+            or _debian_root(version))
 
 
 def how_to_fix(version: str, image: str) -> str:
@@ -84,7 +104,8 @@ def how_to_fix(version: str, image: str) -> str:
         f"no Python {version} to compile the bundle's bytecode with (without it every cold "
         f"start compiles the code again): install python{version} on the PATH, or uv "
         f"(pip install uv; it fetches Python {version}), or run a Docker engine (image "
-        f"{image}); or pass -c allow_source_only_bundle=true to deploy without bytecode"
+        f"{image}), or, as root, build the project's Debian root (make test-shipped); or "
+        f"pass -c allow_source_only_bundle=true to deploy without bytecode"
     )
 
 
@@ -95,4 +116,5 @@ def compile_tree(out: Path, compiler: Compiler) -> None:
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
         raise RuntimeError(f"compileall via {compiler.source} failed: {' / '.join(detail)}")
-    print(f"bundling: bytecode compiled by {compiler.source} ({command[0]})", file=sys.stderr)
+    print(f"bundling: bytecode compiled by {compiler.source} ({compiler.where or command[0]})",
+          file=sys.stderr)

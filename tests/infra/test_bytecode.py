@@ -36,6 +36,7 @@ def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory = tmp_path / "bin"
     directory.mkdir()
     monkeypatch.setenv("PATH", str(directory))  # nothing else: no python, uv or docker
+    monkeypatch.setenv("DEBIAN_ROOT_DIR", str(tmp_path / "no-root"))  # nor the Debian root
     monkeypatch.setattr(bundling, "PYTHON_VERSION", VERSION)
     return directory
 
@@ -88,12 +89,13 @@ def test_a_docker_client_without_an_engine_is_no_source(bin_dir: Path) -> None:
     assert find_compiler(VERSION, IMAGE) is None
 
 
-def test_no_source_fails_the_bundle_naming_the_three_ways(bin_dir: Path, tree: Path) -> None:
+def test_no_source_fails_the_bundle_naming_every_way(bin_dir: Path, tree: Path) -> None:
     with pytest.raises(bundling.BundlingError) as caught:
         bundling._precompile(tree, allow_source_only=False)
     message = str(caught.value)
     assert message.startswith(bundling.BUNDLING_FAILED)
-    for way in (f"python{VERSION}", "uv", "Docker", "allow_source_only_bundle=true"):
+    for way in (f"python{VERSION}", "uv", "Docker", "make test-shipped",
+                "allow_source_only_bundle=true"):
         assert way in message
     assert "\n" not in message
 
