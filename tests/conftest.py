@@ -32,6 +32,14 @@ S = TypeVar("S", servers.ValkeyServer, servers.MysqlServer)
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
+#: TEST_SERVER_BACKEND=docker makes the harness start containers or fail (the container
+#: suite sets it, so a container that cannot start is not hidden by the binary fallback).
+BACKEND = os.environ.get("TEST_SERVER_BACKEND", "auto").strip() or "auto"
+if BACKEND not in servers.BACKENDS:
+    raise pytest.UsageError(f"TEST_SERVER_BACKEND={BACKEND!r}: expected one of "
+                            f"{', '.join(servers.BACKENDS)}")
+
+
 def _unavailable(what: str, exc: servers.ServerError) -> NoReturn:
     """Skip only when the server is not installed (and not in CI); anything else - an
     endpoint that does not answer, a server that fails to start - is a failure."""
@@ -77,7 +85,8 @@ def _served(
     """``provide(state_dir, external=..., source=...)`` for the session: the TEST_ endpoint
     or a local server with its files in its own temp dir; stopped and removed after."""
     state_dir = tmp_path_factory.mktemp(what.lower())
-    server = _provide(what, lambda: provide(state_dir, external=external, source=source))
+    server = _provide(what, lambda: provide(state_dir, external=external, source=source,
+                                            backend=BACKEND))
     try:
         yield server
     finally:

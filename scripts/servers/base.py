@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Mapping
@@ -15,16 +16,34 @@ LOOPBACK = "127.0.0.1"
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 
 
-def compose_image(service: str) -> str:
+_OVERRIDABLE = re.compile(r"^\$\{(?P<name>[A-Z_]+):-(?P<default>[^}]+)\}$")
+
+
+def compose_image(service: str, environ: Mapping[str, str] | None = None) -> str:
     """The image ``docker-compose.yml`` gives ``service``: the one place images are named,
-    for ``docker compose up`` and for the containers this package starts."""
+    for ``docker compose up`` and for the containers this package starts. An
+    ``${NAME:-default}`` entry is resolved the way Compose does, from ``environ``."""
+    env = os.environ if environ is None else environ
     current = None
     for line in COMPOSE_FILE.read_text().splitlines():
         if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
             current = line.strip().rstrip(":")
         elif current == service and line.strip().startswith("image:"):
-            return line.split("image:", 1)[1].strip()
+            image = line.split("image:", 1)[1].strip()
+            match = _OVERRIDABLE.match(image)
+            if match is None:
+                return image
+            return env.get(match["name"], "").strip() or match["default"]
     raise RuntimeError(f"{COMPOSE_FILE} names no image for service {service!r}")
+
+
+def image_variable(service: str) -> str:
+    """The variable that overrides ``service``'s image (``VALKEY_IMAGE``...)."""
+    for line in COMPOSE_FILE.read_text().splitlines():
+        match = _OVERRIDABLE.match(line.split("image:", 1)[-1].strip())
+        if "image:" in line and match and match["name"].startswith(service.upper()):
+            return match["name"]
+    raise RuntimeError(f"{COMPOSE_FILE} gives service {service!r} no image variable")
 
 
 VALKEY_IMAGE = compose_image("valkey")

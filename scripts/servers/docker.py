@@ -1,5 +1,5 @@
 """The Docker path: when a Docker engine answers, servers run as containers of the images
-named in ``base`` (the same ones ``docker-compose.yml`` uses).
+``docker-compose.yml`` names (``VALKEY_IMAGE``/``MYSQL_IMAGE`` override both alike).
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from pathlib import Path
 
 from scripts.servers.base import (
     LOOPBACK,
-    MYSQL_IMAGE,
-    VALKEY_IMAGE,
     MysqlServer,
     ServerError,
     ValkeyServer,
+    compose_image,
 )
 from scripts.servers.mysql_server import _checked_name, mysql_answers
 from scripts.servers.processes import _claim, _last_line, _wait, find_binary, which
@@ -92,7 +91,7 @@ def _container_running(name: str) -> bool:
 def start_valkey_container(name: str, *, port: int | None = None) -> ValkeyServer:
     chosen = _claim(port, "Valkey")
     started = time.monotonic()
-    _run_container(name, VALKEY_IMAGE, port=chosen, inner_port=6379, env={},
+    _run_container(name, compose_image("valkey"), port=chosen, inner_port=6379, env={},
                    command=_valkey_tuning(debug="yes"))
     server = ValkeyServer(host=LOOPBACK, port=chosen, kind="container", container=name)
     _wait(lambda: valkey_answers(server), alive=lambda: _container_running(name),
@@ -107,7 +106,7 @@ def start_mysql_container(
     password = secrets.token_hex(16)
     started = time.monotonic()
     _run_container(
-        name, MYSQL_IMAGE, port=chosen, inner_port=3306,
+        name, compose_image("mysql"), port=chosen, inner_port=3306,
         env={"MYSQL_ROOT_PASSWORD": password, "MYSQL_DATABASE": _checked_name(database)},
         command=["--default-time-zone=+00:00", "--character-set-server=utf8mb4",
                  "--collation-server=utf8mb4_unicode_ci", "--skip-log-bin"],

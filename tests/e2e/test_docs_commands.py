@@ -4,7 +4,8 @@ Each line of a ``bash`` block is classified, and an unknown kind of command fail
 test (so a new one gets a check):
 
 * ``make T``: T is a target of the Makefile;
-* ``python -m scripts.ops|scripts.local_stack ...``: the CLI's own parser accepts it
+* ``python -m scripts.ops|local_stack|shipped_suite|container_suite ...``: the CLI's own
+  parser accepts it
   (the AWS ones cannot run here; the local ones run in other tests);
 * ``curl ...``: run for real, block by block (a block's ``TOKEN=$(...)`` feeds its next
   lines), against the served API: trusting loopback as ``make serve`` does, or verifying
@@ -117,6 +118,10 @@ def test_python_commands_parse(command):
         from scripts.ops.cli import build_parser
     elif module == "scripts.local_stack":
         from scripts.local_stack import build_parser  # type: ignore[assignment]
+    elif module == "scripts.shipped_suite":
+        from scripts.shipped_suite import build_parser  # type: ignore[assignment]
+    elif module == "scripts.container_suite":
+        from scripts.container_suite import build_parser  # type: ignore[assignment]
     else:
         pytest.fail(f"{command.where}: no parser known for python -m {module}")
     build_parser().parse_args(argv)  # exits (fails the test) on anything it refuses
