@@ -12,6 +12,7 @@ from infra.config import AppConfig
 from infra.constructs.mysql_database import DatabaseEndpoint
 from infra.constructs.valkey_cache import CacheEndpoint
 from lambda_app import metric_names
+from lambda_app.handlers.migration_request import CODE_VERSION_ENV
 
 
 def function_environment(
@@ -58,12 +59,14 @@ def function_environment(
 
 
 def migrator_environment(
-    environment: dict[str, str], database: DatabaseEndpoint
+    environment: dict[str, str], database: DatabaseEndpoint, *, code_version: str
 ) -> dict[str, str]:
-    """The migrator's: the master user to migrate with, and the application user's
-    secret, whose user it creates and grants row access."""
+    """The migrator's: the master user to migrate with, the application user's secret,
+    whose user it creates and grants row access, and its own code version (rollbacks:
+    :mod:`lambda_app.handlers.migration_request`)."""
     return {
         **environment,
         "DB_SECRET_ARN": database.master_secret_arn,
         "DB_APP_SECRET_ARN": database.secret_arn,
+        CODE_VERSION_ENV: code_version,
     }

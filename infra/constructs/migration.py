@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import cast
 
-from aws_cdk import CfnResource, CustomResource, RemovalPolicy, Stack
+from aws_cdk import CfnResource, CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
@@ -20,12 +20,26 @@ from constructs import Construct
 
 from infra.conversions import retention
 from infra.nag import acknowledge
+from lambda_app.handlers.migration_request import CODE_VERSION_PROPERTY
 
 RESOURCE_TYPE = "Custom::DatabaseMigration"
 
 
+#: What the Provider framework adds to the migrate function's own time before it can
+#: answer CloudFormation (its function's start, the invoke, the response upload).
+FRAMEWORK_MARGIN = Duration.minutes(2)
+
+
 class MigrationRunner(Construct):
-    """Exposes ``provider`` and ``resource``; a change in any ``triggers`` value re-runs."""
+    """Exposes ``provider`` and ``resource``; new code or a change in any ``triggers``
+    value runs the migrations again.
+
+    ``code_version`` is also the migrate function's own (``MIGRATOR_CODE_VERSION``), so
+    a rollback's Update, carrying the old version, is answered without migrating. The
+    service timeout is the function's timeout plus the framework's margin: a hung
+    migration fails the deploy within that, not after CloudFormation's default hour.
+    A retry cannot migrate twice: migrations are recorded and applied under a lock.
+    """
 
     def __init__(
         self,
@@ -33,7 +47,9 @@ class MigrationRunner(Construct):
         construct_id: str,
         *,
         migrate_function: lambda_.IFunction,
+        code_version: str,
         triggers: Mapping[str, str],
+        function_timeout: Duration,
         log_retention_days: int,
         log_removal: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
@@ -55,7 +71,9 @@ class MigrationRunner(Construct):
             "Migration",
             service_token=self.provider.service_token,
             resource_type=RESOURCE_TYPE,
-            properties=dict(triggers),
+            properties={CODE_VERSION_PROPERTY: code_version, **triggers},
+            service_timeout=Duration.seconds(
+                function_timeout.to_seconds() + FRAMEWORK_MARGIN.to_seconds()),
         )
         acknowledge(
             self.provider,

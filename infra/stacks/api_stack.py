@@ -104,7 +104,8 @@ class ApiStack(ConfiguredStack):
             "schema migrations (on deploy)",
             functions.migrate_timeout_seconds,
             functions.migrate_reserved_concurrency,
-            env=migrator_environment(environment, database.endpoint),
+            env=migrator_environment(environment, database.endpoint,
+                                     code_version=self.code.version),
         )
         for reader in (self.api_function, self.warmer_function):
             cache.grant_connect(reader.function)
@@ -124,7 +125,9 @@ class ApiStack(ConfiguredStack):
             self,
             "Migration",
             migrate_function=self.migrate_function.function,
-            triggers={"CodeVersion": self.code.version, "DatabaseHost": database.endpoint.host},
+            code_version=self.code.version,
+            triggers={"DatabaseHost": database.endpoint.host},
+            function_timeout=Duration.seconds(functions.migrate_timeout_seconds),
             log_retention_days=functions.log_retention_days,
             log_removal=logs_kept,
         )

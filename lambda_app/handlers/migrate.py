@@ -3,15 +3,18 @@
 Invoked two ways, both synchronous:
 
 * by the CDK Provider framework as a CloudFormation custom resource (``RequestType``
-  Create/Update/Delete): migrations run on Create and Update; Delete leaves the data
-  alone (the database's own removal policy decides its fate). Raising fails the deploy,
-  which is what a broken migration should do.
+  Create/Update/Delete): migrations run on Create and Update for this code's version
+  (a rollback's Update carries the old one and is answered at once:
+  :mod:`lambda_app.handlers.migration_request`); Delete leaves the data alone (the
+  database's own removal policy decides its fate). Raising fails the deploy, which is
+  what a broken migration should do.
 * directly, e.g. by ``python -m scripts.ops seed --remote``: ``{"action": "migrate"}``
   or ``{"action": "seed"}`` (migrate, then load the demo data).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -25,6 +28,7 @@ from lambda_app.config_types import ConfigError
 from lambda_app.data.errors import DataLayerError, MigrationError
 from lambda_app.data.migrations import applied_versions, create_database, migrate
 from lambda_app.data.seed import seed_sizes
+from lambda_app.handlers.migration_request import stale_reason
 from lambda_app.observability import logger
 from lambda_app.settings import DatabaseSettings, get_settings
 
@@ -157,6 +161,13 @@ def _custom_resource(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if request_type == "Delete":
         return {"PhysicalResourceId": physical_id}
     properties = event.get("ResourceProperties") or {}
+    stale = stale_reason(properties, os.environ)
+    if stale is not None:
+        # The same attributes as a migration's answer: outputs read them on rollback too.
+        logger.warning("migration skipped", extra={"request_type": request_type,
+                                                   "reason": stale})
+        return {"PhysicalResourceId": physical_id,
+                "Data": {"Applied": "none", "SchemaVersion": "unchanged", "Skipped": stale}}
     action = "seed" if str(properties.get("Seed", "")).lower() == "true" else "migrate"
     result = run(action, wait_s=wait_seconds(context))
     data = {

@@ -113,13 +113,16 @@ def test_tunable_settings_from_config_reach_the_environment() -> None:
 
 def test_only_the_migrator_is_given_the_master_credentials() -> None:
     from infra.function_settings import migrator_environment
+    from lambda_app.handlers.migration_request import CODE_VERSION_ENV
 
     serving = function_environment(config=config_for("dev"), cache=IAM_CACHE, database=DIRECT_DB)
-    migrator = migrator_environment(serving, DIRECT_DB)
+    migrator = migrator_environment(serving, DIRECT_DB, code_version="v9")
     assert serving["DB_SECRET_ARN"] == "arn:db-secret" and "DB_APP_SECRET_ARN" not in serving
     assert migrator["DB_SECRET_ARN"] == "arn:db-master"
     assert migrator["DB_APP_SECRET_ARN"] == "arn:db-secret"
-    assert set(migrator) - contract_names() == set()
+    # Its code version is read by the migrate handler itself, not the settings.
+    assert set(migrator) - contract_names() == {CODE_VERSION_ENV}
+    assert migrator[CODE_VERSION_ENV] == "v9"
     parsed = Settings.from_env({**migrator, "AWS_REGION": "us-east-1"})
     assert parsed.db.app_secret_arn == "arn:db-secret"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from aws_cdk import Duration
 from aws_cdk.assertions import Match, Template
 
 from infra.constructs.migration import RESOURCE_TYPE, MigrationRunner
@@ -22,7 +23,9 @@ def template(construct_stack: Callable[..., ConstructStack]) -> Template:
         built.stack,
         "Migration",
         migrate_function=migrate,
-        triggers={"CodeVersion": "v1"},
+        code_version="v1",
+        triggers={"DatabaseHost": "db.example"},
+        function_timeout=Duration.seconds(420),
         log_retention_days=7,
     )
     return built.template()
@@ -36,6 +39,8 @@ def test_custom_resource_carries_the_code_version(template: Template) -> None:
                 "Fn::GetAtt": [Match.string_like_regexp("MigrationProviderframeworkonEvent"), "Arn"]
             },
             "CodeVersion": "v1",
+            "DatabaseHost": "db.example",
+            "ServiceTimeout": "540",  # the function's 420 s and the framework's margin
         },
     )
 

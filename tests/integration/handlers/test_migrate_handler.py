@@ -209,3 +209,76 @@ def test_the_migrator_creates_the_serving_functions_row_only_user(
         with admin.cursor() as cur:
             cur.execute("DROP USER IF EXISTS 'app_runtime'@'%'")
         admin.close()
+
+
+def _lifecycle_event(request_type, version, old_version=None):
+    event = _cfn_event(request_type, CodeVersion=version)
+    if request_type != "Create":
+        event["PhysicalResourceId"] = "database-migrations"
+    if old_version is not None:
+        event["OldResourceProperties"] = {"CodeVersion": old_version}
+    return event
+
+
+def _database_exists(mysql_server, name):
+    conn = pymysql.connect(host=mysql_server.host, port=mysql_server.port,
+                           user=mysql_server.user, password=mysql_server.password)
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s",
+                    (name,))
+        found = cur.fetchone()[0] == 1
+    conn.close()
+    return found
+
+
+def test_create_update_rollback_and_delete_as_cloudformation_sends_them(
+    monkeypatch, fresh_database, mysql_server
+):
+    """A failed update's rollback sends Update with the old properties to the new code:
+    answered with success and the same attributes, and nothing migrated."""
+    monkeypatch.setenv("MIGRATOR_CODE_VERSION", "v1")
+    created = migrate_handler.handler(_lifecycle_event("Create", "v1"), Context())
+    assert created["Data"]["Applied"] != "none"
+
+    monkeypatch.setenv("MIGRATOR_CODE_VERSION", "v2")  # the update put new code in place
+    updated = migrate_handler.handler(_lifecycle_event("Update", "v2", "v1"), Context())
+    assert updated["Data"]["Applied"] == "none"
+    assert updated["Data"]["SchemaVersion"] == str(max(m.version for m in MIGRATIONS))
+
+    # The rollback: old properties, new code, and a database it must not touch (this one
+    # does not even exist, so any attempt to migrate would create it).
+    untouched = f"{fresh_database}_rollback"
+    monkeypatch.setenv("DB_NAME", untouched)
+    get_settings.cache_clear()
+    rolled_back = migrate_handler.handler(_lifecycle_event("Update", "v1", "v2"), Context())
+    assert rolled_back["PhysicalResourceId"] == "database-migrations"
+    assert set(rolled_back["Data"]) >= set(updated["Data"])  # outputs read the same keys
+    assert "rollback" in rolled_back["Data"]["Skipped"]
+    assert not _database_exists(mysql_server, untouched)
+
+    monkeypatch.setenv("DB_NAME", fresh_database)
+    get_settings.cache_clear()
+    deleted = migrate_handler.handler(_lifecycle_event("Delete", "v2"), Context())
+    assert deleted == {"PhysicalResourceId": "database-migrations"}
+    assert _database_exists(mysql_server, fresh_database)
+
+
+def test_a_rollback_is_answered_even_when_the_database_is_down(monkeypatch, fresh_database):
+    """A rollback often follows a database failure: it must not wait for the database."""
+    monkeypatch.setenv("MIGRATOR_CODE_VERSION", "v2")
+    monkeypatch.setenv("DB_PORT", "1")  # nothing listens there
+    get_settings.cache_clear()
+    answer = migrate_handler.handler(_lifecycle_event("Update", "v1", "v2"), Context())
+    assert answer["Data"]["SchemaVersion"] == "unchanged"
+
+
+def test_a_provider_retry_of_the_same_request_applies_nothing_twice(
+    monkeypatch, fresh_database
+):
+    monkeypatch.setenv("MIGRATOR_CODE_VERSION", "v1")
+    event = _lifecycle_event("Create", "v1")
+    first = migrate_handler.handler(event, Context())
+    retried = migrate_handler.handler(event, Context())
+    assert first["Data"]["Applied"] != "none"
+    assert retried["Data"]["Applied"] == "none"
+    assert retried["Data"]["SchemaVersion"] == first["Data"]["SchemaVersion"]
