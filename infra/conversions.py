@@ -37,7 +37,6 @@ _RETENTION = {
 _REMOVAL = {
     "destroy": RemovalPolicy.DESTROY,
     "snapshot": RemovalPolicy.SNAPSHOT,
-    "retain": RemovalPolicy.RETAIN,
 }
 
 

@@ -43,7 +43,11 @@ MysqlLogType = Literal["error", "general", "slowquery", "iam-db-auth-error"]
 RdsMonitoringInterval = Annotated[Literal[0, 1, 5, 10, 15, 30, 60], WholeFromText]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 #: What happens to the cache, the database and their keys when the data stack is deleted.
-RemovalPolicy = Literal["destroy", "snapshot", "retain"]
+#: No "retain": a retained cache and database keep their security groups, subnet and
+#: parameter groups, users and the VPC's subnets in use, so the stacks' delete fails
+#: (DELETE_FAILED) and needs manual steps. "snapshot" keeps the data as final snapshots
+#: and lets the delete finish.
+RemovalPolicy = Literal["destroy", "snapshot"]
 #: ``iam``: operator routes need SigV4 (the default); ``open``: anyone may write, for a
 #: throwaway workshop environment only (synth warns).
 ApiAuth = Literal["iam", "open"]
@@ -153,8 +157,9 @@ class ValkeyConfig(Section):
 
 class MysqlConfig(Section):
     engine_version: str = _text(
-        "8.4.10", r"^8\.4\.\d+$",
-        "a MySQL 8.4 release RDS offers, e.g. 8.4.10",
+        "8.4", r"^8\.4(\.\d+)?$",
+        "8.4 (RDS picks and upgrades the minor release; the default) or a full 8.4.N "
+        "release RDS offers, which then drifts after an automatic upgrade",
     )
     instance_type: str = _text(
         "db.t4g.micro", r"^db\.[a-z0-9]+\.[a-z0-9]+$",
@@ -197,7 +202,12 @@ class FunctionsConfig(Section):
     #: settings) instead of running it; the API is then invoked through its ``live`` alias.
     api_snapstart: Flag = False
     warmer_reserved_concurrency: OptionalWhole = Field(None, ge=1, le=1000)
-    migrate_reserved_concurrency: OptionalWhole = Field(None, ge=1, le=1000)
+    #: At least 2 when reserved: a deploy's migration and an operator's ``ops seed
+    #: --remote`` may run at once (the database's migration lock orders them); with 1,
+    #: the deploy's invoke is throttled while a seed runs, and the deploy fails.
+    migrate_reserved_concurrency: OptionalWhole = Field(
+        None, ge=2, le=1000,
+        description="null (unreserved) or 2 to 1000 (a deploy and an operator's seed at once)")
     warmer_rate_minutes: Whole = Field(10, ge=1, le=1440)
     log_retention_days: LogRetentionDays = 14
     log_level: LogLevel = "INFO"
@@ -267,7 +277,12 @@ class AppConfig(Section):
         description="an AWS region name, e.g. us-east-1",
     )
     termination_protection: Flag = False
-    removal_policy: RemovalPolicy = "destroy"
+    removal_policy: RemovalPolicy = Field(
+        "destroy",
+        description="destroy or snapshot (retain is not offered: a retained cache and "
+        "database keep their security groups, subnets and parameter groups in use, so "
+        "deleting the stacks fails; snapshot keeps the data and the delete finishes)",
+    )
     network: NetworkConfig = NetworkConfig()
     valkey: ValkeyConfig = ValkeyConfig()
     mysql: MysqlConfig = MysqlConfig()

@@ -95,6 +95,8 @@ class OperationsDashboard(Construct):
                 unit="seconds",
             ),
         )
+        if database.proxy is not None:
+            self.dashboard.add_widgets(*_proxy_graphs(database.proxy.db_proxy_name))
         functions = resources.functions
         self.dashboard.add_widgets(
             _graph(
@@ -155,3 +157,31 @@ class OperationsDashboard(Construct):
                 width=12,
             ),
         )
+
+
+#: RDS Proxy's own metrics (namespace AWS/RDS, dimension ProxyName): what the functions
+#: ask of it, what it holds open to MySQL, the connections it cannot share (pinned), and
+#: the time MySQL takes to answer through it (microseconds).
+PROXY_CONNECTIONS = ("ClientConnections", "DatabaseConnections",
+                     "DatabaseConnectionsCurrentlySessionPinned")
+PROXY_LATENCY = "QueryDatabaseResponseLatency"
+
+
+def _proxy_metric(proxy_name: str, metric_name: str, statistic: str, label: str) -> cw.Metric:
+    return cw.Metric(namespace="AWS/RDS", metric_name=metric_name,
+                     dimensions_map={"ProxyName": proxy_name}, statistic=statistic,
+                     period=PERIOD, label=label)
+
+
+def _proxy_graphs(proxy_name: str) -> list[cw.GraphWidget]:
+    labels = {"ClientConnections": "from the functions", "DatabaseConnections": "to MySQL",
+              "DatabaseConnectionsCurrentlySessionPinned": "pinned (not shared)"}
+    return [
+        _graph("RDS Proxy connections",
+               [_proxy_metric(proxy_name, name, "Maximum", labels[name])
+                for name in PROXY_CONNECTIONS], width=12),
+        _graph("RDS Proxy query latency",
+               [_proxy_metric(proxy_name, PROXY_LATENCY, "Average", "average"),
+                _proxy_metric(proxy_name, PROXY_LATENCY, "p99", "p99")],
+               unit="microseconds", width=12),
+    ]

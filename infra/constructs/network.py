@@ -2,27 +2,30 @@
 
 Why no NAT by default: the functions only talk to the cache, the database and Secrets
 Manager, all reachable inside the VPC (the endpoint), so a NAT gateway would only add cost
-and an egress path nobody needs. ``network.nat_gateways`` adds one per zone if wanted.
+and an egress path nobody needs. ``network.nat_gateways`` adds one per zone if wanted, and
+then lets the functions reach HTTPS outside the VPC through it (and nothing else).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Stack
+from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import NetworkConfig
-from infra.conversions import plain_removal, retention
+from infra.conversions import log_removal, plain_removal, retention
 from infra.nag import acknowledge
 
 FUNCTION_SUBNETS = "functions"
 DATA_SUBNETS = "data"
 PUBLIC_SUBNETS = "public"
 HTTPS = 443
+#: The construct id aws-cdk-lib gives the function behind restrict_default_security_group.
+DEFAULT_SG_PROVIDER = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
 
 
 class Network(Construct):
@@ -71,6 +74,7 @@ class Network(Construct):
             subnet_configuration=subnets,
             restrict_default_security_group=True,
         )
+        self._default_sg_function_logs(config.flow_log_retention_days, removal_policy)
         acknowledge(
             self.vpc,
             "CloudFormation-Validate::W3010",
@@ -106,6 +110,12 @@ class Network(Construct):
             (HTTPS, "VPC endpoints (HTTPS)"),
         ):
             self.function_security_group.add_egress_rule(inside_vpc, ec2.Port.tcp(port), purpose)
+        if with_nat:
+            # What a NAT gateway is for: HTTPS to services outside the VPC (AWS APIs that
+            # have no endpoint here, third-party APIs). Nothing else leaves the VPC.
+            self.function_security_group.add_egress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS),
+                "HTTPS to the internet through the NAT gateways (network.nat_gateways)")
 
         self.endpoint_security_group = ec2.SecurityGroup(
             self,
@@ -141,3 +151,18 @@ class Network(Construct):
                 },
             )
         )
+
+    def _default_sg_function_logs(self, days: int, removal_policy: str) -> None:
+        """``restrict_default_security_group`` runs a CDK-provided function with no log
+        group of its own: Lambda would create one that keeps its logs forever. Give it one
+        with the network's retention, through the function's logging config."""
+        provider = Stack.of(self).node.try_find_child(DEFAULT_SG_PROVIDER)
+        handler = provider.node.try_find_child("Handler") if provider is not None else None
+        if not isinstance(handler, CfnResource):
+            raise RuntimeError(f"aws-cdk-lib no longer builds {DEFAULT_SG_PROVIDER}/Handler: "
+                               "find where its function is now and give it a log group")
+        self.default_sg_log_group = logs.LogGroup(
+            self, "RestrictDefaultSgLogs", retention=retention(days),
+            removal_policy=log_removal(removal_policy))
+        handler.add_property_override("LoggingConfig",
+                                      {"LogGroup": self.default_sg_log_group.log_group_name})

@@ -65,3 +65,16 @@ def test_database_and_function_widgets(dev: Synthesized) -> None:
         ("AWS/ApiGateway", "5xx"),
     ):
         assert f'"{namespace}", "{name}"' in flat, name
+
+
+def test_the_rds_proxy_has_its_own_graphs(synthesized: Synthesized) -> None:
+    """Both environments connect through RDS Proxy: its connections (pinned ones among
+    them) and its query latency are graphed by the proxy's name."""
+    from infra.constructs.dashboard import PROXY_CONNECTIONS, PROXY_LATENCY
+
+    assert synthesized.config.mysql.proxy
+    by_name = {m[1]: m for m in metrics_of(dashboard_body(synthesized))
+               if m[:1] == ["AWS/RDS"] and "ProxyName" in m}
+    for name in (*PROXY_CONNECTIONS, PROXY_LATENCY):
+        assert name in by_name, name
+        assert by_name[name][2] == "ProxyName"

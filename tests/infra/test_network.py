@@ -33,6 +33,24 @@ def test_nat_gateways_add_public_subnets_and_egress(
     template = construct_stack(config).template()
     template.resource_count_is("AWS::EC2::NatGateway", 1)
     template.resource_count_is("AWS::EC2::Subnet", 6)
+    # The functions may use it: HTTPS anywhere, on top of the in-VPC ports.
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroup",
+        {
+            "GroupDescription": Match.string_like_regexp("^Lambda functions"),
+            "SecurityGroupEgress": Match.array_with([Match.object_like(
+                {"CidrIp": "0.0.0.0/0", "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443})]),
+        },
+    )
+
+
+def test_without_nat_nothing_leaves_the_vpc(
+    construct_stack: Callable[..., ConstructStack],
+) -> None:
+    groups = construct_stack().template().find_resources("AWS::EC2::SecurityGroup")
+    for group in groups.values():
+        for rule in group["Properties"].get("SecurityGroupEgress", []):
+            assert rule.get("CidrIp") != "0.0.0.0/0", rule
 
 
 def test_function_security_group_egress_is_limited_to_vpc_ports(

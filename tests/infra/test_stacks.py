@@ -79,7 +79,7 @@ def test_functions_get_the_settings_contract(dev: Synthesized, prod: Synthesized
         assert environment["CACHE_MAXMEMORY_POLICY"] == "allkeys-lfu"
         assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "ValkeyCaching"
         for name in ("VALKEY_HOST", "DB_HOST", "DB_SECRET_ARN"):
-            assert "Fn::GetStackOutput" in environment[name]  # resolved from the data stack
+            assert "Fn::ImportValue" in environment[name]  # the data stack's export
         # Through RDS Proxy (both envs by default): public roots, no CA bundle needed.
         assert "DB_CA_FILE" not in environment
 
@@ -138,7 +138,7 @@ def test_api_and_warmer_may_connect_to_the_cache_and_read_the_db_secret(
                                         "secretsmanager:GetSecretValue",
                                     ],
                                     "Resource": Match.object_like(
-                                        {"Fn::GetStackOutput": Match.any_value()}
+                                        {"Fn::ImportValue": Match.any_value()}
                                     ),
                                 }
                             ),
@@ -192,6 +192,21 @@ def test_a_failed_warm_is_not_retried_by_lambda_nor_kept_past_the_next_tick(
         assert config["MaximumEventAgeInSeconds"] == minutes * 60
 
 
+def test_the_migrator_knows_the_code_version_its_resource_carries(
+    synthesized: Synthesized,
+) -> None:
+    """One value, two sides: the resource's CodeVersion and the function's own variable
+    (a rollback's Update carries another version and is answered without migrating)."""
+    from lambda_app.handlers.migration_request import CODE_VERSION_ENV, CODE_VERSION_PROPERTY
+
+    environment = synthesized.function_environment("lambda_app.handlers.migrate.handler")
+    resource = next(iter(synthesized.template("Api").find_resources(RESOURCE_TYPE).values()))
+    assert environment[CODE_VERSION_ENV] == resource["Properties"][CODE_VERSION_PROPERTY]
+    assert environment[CODE_VERSION_ENV] == synthesized.deployment.api.code.version
+    timeout = synthesized.config.functions.migrate_timeout_seconds
+    assert timeout < int(resource["Properties"]["ServiceTimeout"]) <= 3600
+
+
 def test_migration_runs_on_deploy_when_the_code_or_the_database_changes(
     synthesized: Synthesized,
 ) -> None:
@@ -200,7 +215,7 @@ def test_migration_runs_on_deploy_when_the_code_or_the_database_changes(
         RESOURCE_TYPE,
         {
             "CodeVersion": synthesized.deployment.api.code.version,
-            "DatabaseHost": {"Fn::GetStackOutput": Match.any_value()},
+            "DatabaseHost": {"Fn::ImportValue": Match.any_value()},
         },
     )
     template.has_resource(
@@ -255,3 +270,97 @@ def test_new_code_serves_only_after_its_migration(dev: Synthesized) -> None:
     assert any(k.startswith("WarmerFunction") for k in dependents & functions)
     assert not any(k.startswith("MigrateFunction") for k in dependents)
     assert any(resources[k]["Type"] == "AWS::Events::Rule" for k in dependents)
+
+
+def _intrinsics(node: object, name: str) -> list[object]:
+    """Every argument of intrinsic ``name`` anywhere under ``node``."""
+    if isinstance(node, dict):
+        found = [node[name]] if name in node else []
+        return found + [hit for value in node.values() for hit in _intrinsics(value, name)]
+    if isinstance(node, list):
+        return [hit for value in node for hit in _intrinsics(value, name)]
+    return []
+
+
+def test_cross_stack_values_are_strong_references_to_exports_that_exist(
+    dev: Synthesized, prod: Synthesized,
+) -> None:
+    """A consumer reads a producer's value through Fn::ImportValue, which CloudFormation
+    keeps current (it refuses a producer update that would change a value in use),
+    never through Fn::GetStackOutput, which is read once and goes stale."""
+    for synthesized in (dev, prod):
+        exported = {
+            output["Export"]["Name"]
+            for template in synthesized.templates.values()
+            for output in template.get("Outputs", {}).values() if "Export" in output
+        }
+        imported: set[object] = set()
+        for stack_id, template in synthesized.templates.items():
+            assert _intrinsics(template, "Fn::GetStackOutput") == [], stack_id
+            imported.update(str(name) for name in _intrinsics(template, "Fn::ImportValue"))
+        assert imported, "the stacks share values, so something is imported"
+        assert imported <= exported
+
+
+def _references(node: object) -> set[str]:
+    """Logical ids a resource's properties point at (Ref and Fn::GetAtt)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        if isinstance(node.get("Ref"), str):
+            found.add(node["Ref"])
+        attribute = node.get("Fn::GetAtt")
+        if isinstance(attribute, list) and attribute and isinstance(attribute[0], str):
+            found.add(attribute[0])
+        for value in node.values():
+            found |= _references(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _references(value)
+    return found
+
+
+def test_what_a_delete_keeps_uses_only_what_it_also_keeps(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    """A kept resource whose security group, subnet group or key is deleted makes the
+    stack delete fail (DELETE_FAILED); prod keeps keys, secrets and logs."""
+    kept_somewhere = False
+    for synthesized in (dev, prod):
+        for stack_id, template in synthesized.templates.items():
+            resources = template.get("Resources", {})
+            for logical_id, resource in resources.items():
+                if resource.get("DeletionPolicy") != "Retain":
+                    continue
+                kept_somewhere = True
+                for target in _references(resource.get("Properties", {})) & set(resources):
+                    policy = resources[target].get("DeletionPolicy", "Delete")
+                    assert policy == "Retain", (stack_id, logical_id, target, policy)
+    assert kept_somewhere
+
+
+def test_retain_is_not_offered_because_its_delete_cannot_finish() -> None:
+    from lambda_app.config_types import ConfigError
+
+    from .conftest import config_for
+
+    with pytest.raises(ConfigError) as refused:
+        config_for("prod", removal_policy="retain")
+    assert "snapshot" in str(refused.value) and "retain is not offered" in str(refused.value)
+
+
+def test_every_function_logs_to_a_log_group_with_retention(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    """Ours and the ones aws-cdk-lib adds (the default security group's, the migration
+    provider's): a function without one gets a Lambda-made group that never expires."""
+    for synthesized in (dev, prod):
+        for stack_id, template in synthesized.templates.items():
+            resources = template.get("Resources", {})
+            for logical_id, resource in resources.items():
+                if resource["Type"] != "AWS::Lambda::Function":
+                    continue
+                target = resource["Properties"].get("LoggingConfig", {}).get("LogGroup")
+                assert isinstance(target, dict) and "Ref" in target, (stack_id, logical_id)
+                group = resources[target["Ref"]]
+                assert group["Type"] == "AWS::Logs::LogGroup"
+                assert group["Properties"].get("RetentionInDays"), (stack_id, logical_id)
