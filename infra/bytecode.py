@@ -35,14 +35,14 @@ class Compiler:
 
     source: str  # "local", "uv", "docker" or "debian-root"
     command: Callable[[Path], list[str]]
-    where: str = ""  # what compiles, when the command's first word does not say
+    where: str = ""  # what compiles: an interpreter, a tool, an image, a root
 
 
 def _local(version: str) -> Compiler | None:
     interpreter = shutil.which(f"python{version}")
     if interpreter is None:
         return None
-    return Compiler("local", lambda out: [interpreter, *COMPILEALL, str(out)])
+    return Compiler("local", lambda out: [interpreter, *COMPILEALL, str(out)], where=interpreter)
 
 
 def _uv(version: str) -> Compiler | None:
@@ -56,6 +56,7 @@ def _uv(version: str) -> Compiler | None:
         "uv",
         lambda out: [uv, "run", "--no-project", "--python", version, "python", *COMPILEALL,
                      str(out)],
+        where=f"{uv} run --python {version}",
     )
 
 
@@ -67,6 +68,7 @@ def _docker(version: str, image: str) -> Compiler | None:
         "docker",
         lambda out: [docker, "run", "--rm", "--network", "none", "-v", f"{out}:/asset",
                      image, f"python{version}", *COMPILEALL, "/asset"],
+        where=image,
     )
 
 

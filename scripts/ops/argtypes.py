@@ -68,3 +68,16 @@ def _finite(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
     return value
+
+
+def email(text: str) -> str:
+    """An alarm subscriber, checked by the stack config's own rule."""
+    from pydantic import ValidationError
+
+    from infra.config.sections import MonitoringConfig
+
+    try:
+        MonitoringConfig(alarm_email=text)
+    except ValidationError:
+        raise argparse.ArgumentTypeError(f"expected an e-mail address, got {text!r}") from None
+    return text

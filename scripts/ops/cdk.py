@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import shlex
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from scripts.ops import argtypes
+from scripts.ops.deploy_checks import load_plan
 from scripts.ops.errors import EXIT_FAILED, EXIT_OK, OpsError
 from scripts.ops.output import print_text, warn
 from scripts.ops.preflight import cdk_command, report_failures, run_preflight
-from scripts.ops.project import REPO_ROOT, STACK_ROLES, env_region, env_stack_names
+from scripts.ops.project import REPO_ROOT, env_region
 from scripts.project_node import with_project_node
 
 if TYPE_CHECKING:
@@ -27,19 +29,20 @@ def cdk_argv(
     action: str,
     *,
     env: str,
-    stacks: Sequence[str] = (),
+    overrides: Mapping[str, str] | None = None,
     yes: bool = False,
     profile: str | None = None,
     target: str | None = None,
     base: Sequence[str] | None = None,
 ) -> list[str]:
-    """The full CDK command line for one action (pure: unit-tested)."""
+    """The full CDK command line for one action (pure: unit-tested). Stacks always go as
+    the set (``--all``): the migration waits for the database and the functions for the
+    migration, and one stack alone could break either order."""
     argv = [*(base if base is not None else cdk_command()), action]
-    if action == "bootstrap":
-        argv += [target] if target else []
-    else:
-        argv += list(stacks) if stacks else ["--all"]
+    argv += ([target] if target else []) if action == "bootstrap" else ["--all"]
     argv += ["-c", f"env={env}"]
+    for key, value in (overrides or {}).items():
+        argv += ["-c", f"{key}={value}"]
     if action == "deploy":
         argv += ["--require-approval", "never" if yes else "broadening"]
     if action == "destroy" and yes:
@@ -71,15 +74,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: 
             description=f"{text[0].upper()}{text[1:]} after preflight checks "
             "(credentials, region, bootstrap, tool versions).",
         )
-        if action != "bootstrap":
+        if action == "deploy":
             parser.add_argument(
-                "--stack",
-                dest="stacks",
-                action="append",
-                choices=STACK_ROLES,
-                default=[],
-                help="only this stack (repeatable; default: all)",
-            )
+                "--alarm-email", type=argtypes.email,
+                help="subscribe this address to the alarms (-c monitoring.alarm_email; "
+                "a protected environment such as prod requires one)")
         parser.add_argument(
             "-y",
             "--yes",
@@ -96,12 +95,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: 
 def run(args: argparse.Namespace) -> int:
     from scripts.ops.aws import session_for
 
-    names = env_stack_names(args.env, args.prefix)
     region = env_region(args.env, args.region)
+    overrides = deploy_overrides(args)
     target = None
     if not args.skip_preflight:
         aws = session_for(args)
-        findings, identity = run_preflight(aws, need_bootstrap=args.action != "bootstrap")
+        plan = load_plan(args.env, overrides) if args.action == "deploy" else None
+        findings, identity = run_preflight(aws, need_bootstrap=args.action != "bootstrap",
+                                           plan=plan)
         if not report_failures(findings):
             return EXIT_FAILED
         if identity is not None:
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     argv = cdk_argv(
         args.action,
         env=args.env,
-        stacks=[names[role] for role in getattr(args, "stacks", [])],
+        overrides=overrides,
         yes=args.yes,
         profile=args.profile,
         target=target,
@@ -127,3 +128,10 @@ def run(args: argparse.Namespace) -> int:
     if done.returncode != 0:
         raise OpsError(f"cdk {args.action} failed with exit code {done.returncode} (output above)")
     return EXIT_OK
+
+
+def deploy_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """The ``-c`` keys a deploy adds from its options (one place: the synth and the
+    preflight read the same)."""
+    email = getattr(args, "alarm_email", None)
+    return {"monitoring.alarm_email": email} if email else {}

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scripts.ops import argtypes
 from scripts.ops.aws import error_code, explain
 from scripts.ops.errors import EXIT_FAILED, EXIT_OK
 from scripts.ops.judges import version_tuple
@@ -26,6 +27,7 @@ from scripts.ops.project import REPO_ROOT
 from scripts.project_node import MIN_NODE, with_project_node
 
 if TYPE_CHECKING:
+    from scripts.ops.deploy_checks import Plan
     from scripts.ops.parents import Parents
 
 MIN_PYTHON = (3, 11)
@@ -154,9 +156,10 @@ def pinned_cdk_version(root: Path = REPO_ROOT) -> str | None:
 
 
 def run_preflight(
-    session: Any, *, need_bootstrap: bool = True
+    session: Any, *, need_bootstrap: bool = True, plan: Plan | None = None
 ) -> tuple[list[Finding], Identity | None]:
-    """Every check, in order; the bootstrap check runs only when it can answer."""
+    """Every check, in order; the bootstrap check runs only when it can answer. With the
+    ``plan`` of an environment about to be deployed, also what that deploy needs."""
     findings = [
         check_python(),
         check_node(tool_version(["node", "--version"], env=with_project_node())),
@@ -168,6 +171,12 @@ def run_preflight(
     findings.append(credentials)
     if need_bootstrap and identity is not None and session.region_name:
         findings.append(check_bootstrapped(session, identity, session.region_name))
+    if plan is not None:
+        from scripts.ops.deploy_checks import check_bytecode, check_concurrency, check_subscriber
+
+        findings += [check_subscriber(plan), check_bytecode()]
+        if identity is not None and session.region_name:
+            findings.append(check_concurrency(session, plan))
     return findings, identity
 
 
@@ -183,17 +192,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: 
     parser = sub.add_parser(
         "preflight",
         parents=[parents.aws, parents.json],
-        help="check credentials, region, CDK bootstrap and tool versions",
-        description="Run the checks deploy/destroy/bootstrap run first. "
-        "Exit code 1 when any fails.",
+        help="check credentials, region, CDK bootstrap, tools and what the deploy needs",
+        description="Run the checks deploy runs first: this machine (tools, bytecode for "
+        "the bundle), the account (credentials, bootstrap, Lambda concurrency for the "
+        "environment's reservations) and the environment (an alarm subscriber where "
+        "required). Exit code 1 when any fails.",
     )
+    parser.add_argument(
+        "--alarm-email", type=argtypes.email,
+        help="the address ops deploy --alarm-email would subscribe (checked, not used)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from scripts.ops.aws import session_for
+    from scripts.ops.cdk import deploy_overrides
+    from scripts.ops.deploy_checks import load_plan
 
-    findings, identity = run_preflight(session_for(args))
+    plan = load_plan(args.env, deploy_overrides(args))
+    findings, identity = run_preflight(session_for(args), plan=plan)
     if args.json:
         print_json(
             {

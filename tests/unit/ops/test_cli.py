@@ -59,7 +59,8 @@ def test_top_level_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str
         (["warm", "http://h/?x=1"], "takes no query string"),
         (["verify", "--env", "qa"], "unknown environment 'qa' (choose from dev, prod)"),
         (["deploy", "-e", "staging"], "unknown environment 'staging'"),
-        (["deploy", "--stack", "Api"], "argument --stack: invalid choice: 'Api'"),
+        (["deploy", "--stack", "api"], "unrecognized arguments: --stack api"),
+        (["deploy", "--alarm-email", "ops"], "expected an e-mail address, got 'ops'"),
         (["load", "http://h", "--duration", "0"], "expected a number > 0, got 0"),
         (["load", "http://h", "--duration", "nan"], "expected a finite number"),
         (["load", "http://h", "--concurrency", "-2"], "expected a whole number >= 1, got -2"),
@@ -105,13 +106,13 @@ def test_one_line_collapses_whitespace() -> None:
 
 
 def test_deploy_dry_run_prints_the_cdk_command(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        shlex.split("deploy -e prod --stack api --stack data -y --skip-preflight --dry-run")
-    )
+    """The stacks go as a set, and the alarm subscriber prod requires reaches the synth."""
+    code = main(shlex.split(
+        "deploy -e prod --alarm-email ops@example.com -y --skip-preflight --dry-run"))
     words = capsys.readouterr().out.split()
     assert code == 0
     assert words[0].endswith("cdk")
-    expected = "deploy valkey-caching-prod-api valkey-caching-prod-data -c env=prod"
+    expected = "deploy --all -c env=prod -c monitoring.alarm_email=ops@example.com"
     assert words[1:] == [*expected.split(), "--require-approval", "never"]
 
 
