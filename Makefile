@@ -19,7 +19,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv node system-deps up down status env seed demo serve serve-sigv4 test test-valkey8 test-shipped test-containers test-fast lint typecheck \
-	synth checkov bench bench-save clean
+	synth checkov bench bench-save bench-shipped clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -137,6 +137,13 @@ bench: up ## Benchmarks on their own database and key prefix; results in .local/
 
 bench-save: up ## Benchmarks, rewriting the committed results in bench/results/
 	@eval "$$($(PY) -m scripts.local_stack env)" && $(PY) -m bench --save
+
+# The memory figures on Valkey as ElastiCache builds it (Debian's valkey-server: jemalloc),
+# beside the pip build (libc malloc): in the Debian root, with its own servers.
+bench-shipped: venv ## The memory benchmark in the Debian root (Debian's Valkey, jemalloc), saved
+	@$(PY) -m scripts.shipped_suite --run -- sh -c 'python -m scripts.local_stack \
+		--state-dir /tmp/stack up >&2 && eval "$$(python -m scripts.local_stack --state-dir \
+		/tmp/stack env)" && python -m bench --only memory --save'
 
 clean: ## Stop servers, remove generated state (keeps the venv)
 	-@test -x $(PY) && $(PY) -m scripts.local_stack down

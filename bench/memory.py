@@ -12,6 +12,7 @@ which also counts each key's TTL entry and the keyspace's own tables.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import statistics
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from lambda_app.caching.storage import (
     StringStorage,
 )
 from scripts import servers
+from scripts.servers.base import VALKEY_SERVER_BINARY_ENV
 
 NAME = "memory"
 TITLE = "Memory per product: hash vs JSON string vs one key per field"
@@ -140,19 +142,24 @@ def run(ctx: Context) -> Section:
     return dataclasses.replace(section, tables=(*section.tables, _engines(rows)))
 
 
-def _system_valkey() -> str | None:
-    """A system valkey-server of another major version than the pip-provided one."""
-    binary = shutil.which("valkey-server")
-    return binary if binary and binary != servers.pip_valkey_binary() else None
+def engine_binaries() -> list[str]:
+    """Every distinct valkey-server at hand: the pip-provided one (libc malloc), the one
+    ``VALKEY_SERVER_BINARY`` names (Debian's jemalloc build in ``make bench-shipped``),
+    and the system's."""
+    candidates = (servers.pip_valkey_binary(),
+                  os.environ.get(VALKEY_SERVER_BINARY_ENV, "").strip() or None,
+                  shutil.which("valkey-server"))
+    chosen: dict[str, str] = {}
+    for binary in candidates:
+        if binary:
+            chosen.setdefault(os.path.realpath(binary), binary)
+    return list(chosen.values())
 
 
 def _engines(rows: Sequence[tuple[str, Row]]) -> Table:
-    """JSON string and listpack hash per product on each engine at hand (the pip 9.1
-    server, and a system valkey-server when there is one)."""
+    """JSON string and listpack hash per product on each engine at hand."""
     out: list[tuple[str, ...]] = []
-    for binary in (None, _system_valkey()):
-        if binary is None and out:
-            continue
+    for binary in engine_binaries():
         with scratch_valkey(binary) as (_server, client):
             info = client.info("server") | client.info("memory")
             client.config_set("hash-max-listpack-value", HASH_MAX_LISTPACK_VALUE)

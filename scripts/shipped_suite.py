@@ -2,6 +2,7 @@
 
     python -m scripts.shipped_suite                # unit, integration and e2e tests
     python -m scripts.shipped_suite -- -k login    # pytest arguments after --
+    python -m scripts.shipped_suite --run -- python -m bench --only memory
 
 Runs in the Debian root of :mod:`scripts.debian_root` (built on first use), with a
 Python 3.14 venv of the project's pinned requirements kept in it and rebuilt when they
@@ -88,11 +89,7 @@ def ensure_venv(root: DebianRoot) -> str:
     return VENV
 
 
-def run_suite(pytest_args: Sequence[str]) -> int:
-    root = DebianRoot().ensure()
-    venv = ensure_venv(root)
-    say("the suite on " + "; ".join(root.versions()))
-    mounts = [_project_mount()]
+def _shipped_env(venv: str, mounts: list[Mount]) -> dict[str, str]:
     env = {
         **_ca_env(mounts),
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -103,6 +100,33 @@ def run_suite(pytest_args: Sequence[str]) -> int:
     for name in ("CI", "TERM", "COLUMNS"):
         if os.environ.get(name):
             env[name] = os.environ[name]
+    return env
+
+
+def run_command(argv: Sequence[str]) -> int:
+    """Any command (a benchmark, say) in the root, as the suite runs there."""
+    root = DebianRoot().ensure()
+    venv = ensure_venv(root)
+    say("running on " + "; ".join(root.versions()) + ": " + " ".join(argv))
+    mounts = [_project_mount()]
+    env = _shipped_env(venv, mounts)
+    with scratch_dir("valkey-caching-shipped-") as tmp:
+        mounts.append(Mount(tmp, "/tmp"))
+        try:
+            root.run(argv, env=env, mounts=mounts, workdir=str(PROJECT), what=argv[0],
+                     progress=True)
+        except RootError as exc:
+            say(str(exc))
+            return 1
+    return 0
+
+
+def run_suite(pytest_args: Sequence[str]) -> int:
+    root = DebianRoot().ensure()
+    venv = ensure_venv(root)
+    say("the suite on " + "; ".join(root.versions()))
+    mounts = [_project_mount()]
+    env = _shipped_env(venv, mounts)
     with scratch_dir("valkey-caching-shipped-") as tmp:
         mounts.append(Mount(tmp, "/tmp"))
         began = time.monotonic()
@@ -132,13 +156,21 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m scripts.shipped_suite",
         description="Run the test suite on Python 3.14, Oracle MySQL and Debian's Valkey, "
                     "in a Debian unstable root built on first use (needs root).")
-    parser.add_argument("pytest_args", nargs="*", help="pytest arguments (after --)")
+    parser.add_argument("--run", action="store_true",
+                        help="run the command after -- in the root instead of pytest "
+                        "(e.g. -- python -m bench --only memory)")
+    parser.add_argument("pytest_args", nargs="*", help="pytest arguments, or with --run the "
+                        "command (after --)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.run:
+            if not args.pytest_args:
+                build_parser().error("--run needs a command after --")
+            return run_command(args.pytest_args)
         return run_suite(args.pytest_args or DEFAULT_PYTEST)
     except RootError as exc:
         return skip_or_fail("shipped suite", exc)

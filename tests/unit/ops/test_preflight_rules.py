@@ -83,13 +83,18 @@ def test_cdk_command_lines() -> None:
         "--require-approval",
         "broadening",
     ]
-    assert cdk_argv("destroy", env="prod", stacks=["p-Api"], yes=True, base=BASE) == [
+    assert cdk_argv("destroy", env="prod", yes=True, base=BASE) == [
         "cdk",
         "destroy",
-        "p-Api",
+        "--all",
         "-c",
         "env=prod",
         "--force",
+    ]
+    assert cdk_argv("deploy", env="prod", overrides={"monitoring.alarm_email": "o@example.com"},
+                    yes=True, base=BASE) == [
+        "cdk", "deploy", "--all", "-c", "env=prod", "-c", "monitoring.alarm_email=o@example.com",
+        "--require-approval", "never",
     ]
     assert cdk_argv(
         "bootstrap", env="dev", target="aws://1/eu-west-1", profile="ops", base=BASE
