@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -161,19 +162,21 @@ def _writable_again(tree: Path) -> None:
 
 
 def runtime_profiles(runs: int, scratch: Path) -> dict[str, list[ImportProfile]] | None:
-    """The bundle exactly as a deploy builds it (pip for the runtime's platform, bytecode
-    from the runtime's Python), imported by the runtime's Python in the project's Debian
-    root, with and without its bytecode; None where that root is not on this machine."""
-    from infra.bundling import PYTHON_VERSION, LocalPythonBundler
+    """The bundle as a deploy builds it (pinned wheels, bytecode from the runtime's
+    Python), imported by the runtime's Python in the project's Debian root, with and
+    without its bytecode; None where that root (or an x86_64 machine) is not here."""
+    from infra.bundling import PYTHON_VERSION, X86_64_PLATFORMS, LocalPythonBundler
     from scripts.debian_root import DebianRoot, Mount
 
     root = DebianRoot()
-    if os.geteuid() != 0 or not root.is_current():
+    if os.geteuid() != 0 or not root.is_current() or platform.machine() != "x86_64":
         return None
     python = f"python{PYTHON_VERSION}"
     bundle = scratch / "deployed"
     bundle.mkdir()
-    LocalPythonBundler(ROOT, install=True, ca_bundle_url=None).try_bundle(str(bundle))
+    # The deploy's bundle with this machine's wheels (Lambda's arm64 ones cannot load here).
+    LocalPythonBundler(ROOT, install=True, ca_bundle_url=None,
+                       platforms=X86_64_PLATFORMS).try_bundle(str(bundle))
     sdk = runtime_tree(scratch / "sdk")  # precompiled in Lambda's image: here too
     root.run([python, "-m", "compileall", "-q", "/sdk"], env={},
              mounts=[Mount(sdk, "/sdk")], what="compileall")
@@ -253,16 +256,18 @@ def _section(ctx: Context, installed_runs: list[ImportProfile],
         align="lrr",
     )
     notes: tuple[str, ...] = (
-        f"`python -X importtime -c \"import {MODULE}\"` with this machine's interpreter "
-        f"({sys.version.split()[0]}), {runs} fresh interpreter(s) per row. The import "
+        f"`python -X importtime -c \"import {MODULE}\"`, {runs} fresh interpreter(s) per "
+        f"row: the dev venv on this machine's Python {sys.version.split()[0]}, the bundle "
+        "as said next. The import "
         "time is the sum of every module's own (`self`) time: all modules the handler "
         "pulls in, each once; the wall time adds interpreter start-up and exit. Import "
         "time is CPU-bound, so on these shared cores it swells with the machine's load "
         "(see the load average above); the fastest run is the least disturbed one.",
         f"*The bundle* rows run on {interpreter}. " + (
-            "The bundle is the one a deploy ships: `infra.bundling` with pip for the "
-            "runtime's platform and the bytecode compiled by the runtime's Python, "
-            "mounted read-only at `/var/task`. "
+            "The bundle is the one a deploy ships (`infra.bundling`: the pinned "
+            "requirements as wheels, the bytecode compiled by the runtime's Python), with "
+            "this machine's x86_64 wheels in place of Lambda's arm64 ones so it can be "
+            "imported here, mounted read-only at `/var/task`. "
             if interpreter == RUNTIME_LABEL else
             "No Python 3.14 here (`make test-shipped` builds the Debian root that has "
             "it), so the bundle is laid out as `infra.bundling` builds it for this "

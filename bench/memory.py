@@ -115,6 +115,9 @@ def run(ctx: Context) -> Section:
     count = ctx.scaled(1_000, 200)
     rows = [(ctx.keys.key("product", pid), ctx.rows[pid]) for pid in sorted(ctx.rows)[:count]]
     with scratch_valkey() as (_server, client):
+        info = client.info("server") | client.info("memory")
+        engine = (f"valkey-server {info.get('valkey_version') or info.get('redis_version')}, "
+                  f"{info.get('mem_allocator', '?')}")
         limits = {name: int(value) for name, value in client.config_get("hash-max-listpack-*")
                   .items()}
         write = writers(client)
@@ -137,7 +140,8 @@ def run(ctx: Context) -> Section:
     most = max(len(item) for item in fields)
     ordered = [shapes[label] for label in (JSON, HASH, HASHTABLE, PER_FIELD, JSON_LONG,
                                             LONG_DEFAULT, LONG_TUNED)]
-    section = _section(ctx, ordered, count=count, limits=limits, longest=longest, most=most,
+    section = _section(ctx, ordered, engine=engine, count=count, limits=limits,
+                       longest=longest, most=most,
                        payload=payload)
     return dataclasses.replace(section, tables=(*section.tables, _engines(rows)))
 
@@ -174,8 +178,8 @@ def _engines(rows: Sequence[tuple[str, Row]]) -> Table:
                          "product; the allocator's size classes count in it).")
 
 
-def _section(ctx: Context, shapes: list[ShapeRun], *, count: int, limits: dict[str, int],
-             longest: int, most: int, payload: float) -> Section:
+def _section(ctx: Context, shapes: list[ShapeRun], *, engine: str, count: int,
+             limits: dict[str, int], longest: int, most: int, payload: float) -> Section:
     base = shapes[0]
     rows = tuple(
         (s.label, f"{s.keys_per_object:g}", fmt_int(s.usage), fmt_ratio(ratio(s.usage, base.usage)),
@@ -198,7 +202,9 @@ def _section(ctx: Context, shapes: list[ShapeRun], *, count: int, limits: dict[s
     value = limits.get("hash-max-listpack-value", 0)
     notes = (
         f"The first {count:,} seeded products (ids 1-{count:,}), each with a 1 h TTL, on a "
-        f"dedicated server; the JSON payload averages {payload:.0f} bytes. The hash has "
+        f"dedicated server ({engine}: `make bench-shipped` measures on Debian's build, "
+        "jemalloc as on ElastiCache); the JSON payload averages "
+        f"{payload:.0f} bytes. The hash has "
         f"one field per column plus the library's `$m` meta field ({most} fields; the "
         f"longest field value is {longest} bytes).",
         f"Listpack thresholds: a hash stays a compact listpack while it has at most "
