@@ -156,11 +156,17 @@ class ValkeyConfig(Section):
 
 
 class MysqlConfig(Section):
+    #: 8.4 or 9.7 (the LTS majors RDS offers), as major.minor or a full release.
     engine_version: str = _text(
-        "8.4", r"^8\.4(\.\d+)?$",
-        "8.4 (RDS picks and upgrades the minor release; the default) or a full 8.4.N "
-        "release RDS offers, which then drifts after an automatic upgrade",
+        "8.4", r"^(8\.4|9\.7)(\.\d+)?$",
+        "8.4 or 9.7 (RDS picks and upgrades the minor release; 8.4 is the default), or a "
+        "full 8.4.N or 9.7.N release RDS offers, which then drifts after an automatic upgrade",
     )
+    @property
+    def major_version(self) -> str:
+        """``8.4`` or ``9.7``: the parameter group family follows it (``mysql8.4``)."""
+        return ".".join(self.engine_version.split(".")[:2])
+
     instance_type: str = _text(
         "db.t4g.micro", r"^db\.[a-z0-9]+\.[a-z0-9]+$",
         "an RDS instance class such as db.t4g.micro or db.r7g.large",

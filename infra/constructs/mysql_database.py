@@ -70,7 +70,7 @@ class MysqlDatabase(Construct):
         self.instance_identifier = f"{name}-mysql"
         keep = plain_removal(removal_policy)
         engine = rds.DatabaseInstanceEngine.mysql(
-            version=rds.MysqlEngineVersion.of(config.engine_version, "8.4")
+            version=rds.MysqlEngineVersion.of(config.engine_version, config.major_version)
         )
         self.parameter_group = rds.ParameterGroup(
             self,
@@ -139,11 +139,12 @@ class MysqlDatabase(Construct):
             copy_tags_to_snapshot=True,
             ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
         )
-        if config.engine_version.count(".") == 1:
+        if config.engine_version.count(".") == 1 or config.major_version == "9.7":
             reason = ("A major.minor EngineVersion (8.4) is what RDS documents for automatic "
                       "minor upgrades: RDS picks the current minor and upgrades it, so the "
                       "template neither drifts after an upgrade nor names a release RDS "
-                      "retires. The resource schema's list holds only full releases.")
+                      "retires. The resource schema's list holds only full releases, and "
+                      "none of MySQL 9.7 yet, which RDS offers since 2026.")
             acknowledge(self.instance, "CloudFormation-Validate::E9006", reason)
             cast(CfnResource, self.instance.node.default_child).add_metadata(
                 "cfn-lint", {"config": {"ignore_checks": ["E3691"]}, "reason": reason})

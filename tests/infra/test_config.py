@@ -122,7 +122,7 @@ def test_zero_shards_is_rejected_with_the_range() -> None:
         ({"valkey.auth": "none"}, "valkey.auth", "iam, password"),
         ({"valkey.node_type": "r7g.large"}, "valkey.node_type", "cache.t4g.micro"),
         ({"valkey.access_string": "~* +@all"}, "valkey.access_string", "starts with 'on'"),
-        ({"mysql.engine_version": "8.0.40"}, "mysql.engine_version", "8.4 (RDS picks"),
+        ({"mysql.engine_version": "8.0.40"}, "mysql.engine_version", "8.4 or 9.7 (RDS picks"),
         (
             {"mysql.max_allocated_storage_gib": "20", "mysql.allocated_storage_gib": "30"},
             "mysql.max_allocated_storage_gib",

@@ -253,3 +253,14 @@ def test_the_proxy_admits_the_application_user_and_only_the_migrator_reads_the_m
         assert "DatabaseAppCredentials" in text and "DatabaseCredentials" not in text, role
     migrator = " ".join(v for k, v in policies.items() if k.startswith("MigrateFunction"))
     assert "DatabaseAppCredentials" in migrator and "DatabaseCredentials" in migrator
+
+
+def test_mysql_97_is_selectable_and_its_parameter_group_family_follows(
+    construct_stack: Callable[..., ConstructStack],
+) -> None:
+    """The suite runs the migrations and the data layer on Oracle MySQL 9.7 too
+    (make test-shipped); 8.4 stays the default deployed engine."""
+    _, template = build_database(construct_stack, "dev", **{"mysql.engine_version": "9.7"})
+    template.has_resource_properties("AWS::RDS::DBInstance", {"EngineVersion": "9.7"})
+    template.has_resource_properties("AWS::RDS::DBParameterGroup", {"Family": "mysql9.7"})
+    assert config_for("dev").mysql.engine_version == "8.4"

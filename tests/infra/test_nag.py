@@ -71,8 +71,10 @@ def test_dev_suppresses_the_cost_trade_offs_that_prod_does_not_make(
     assert not {"AwsSolutions-RDS3", "AwsSolutions-RDS10"} & suppressed_rules(prod)
 
 
-#: Every non-default branch at once: AUTH token, cluster mode, no replica, proxy, NAT.
+#: Every non-default branch at once: AUTH token, cluster mode, no replica, proxy, NAT,
+#: MySQL 9.7 (the other LTS major RDS offers).
 ALTERNATIVES = {
+    "mysql.engine_version": "9.7",
     "valkey.auth": "password",
     "valkey.cluster_mode": "true",
     "valkey.shards": "2",
