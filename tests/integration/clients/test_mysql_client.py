@@ -11,6 +11,7 @@ from lambda_app.clients.errors import DatabaseUnavailable
 from lambda_app.clients.mysql import IDLE_PING_SECONDS, Database, connect
 from lambda_app.data.repositories import ProductRepository
 from lambda_app.settings import Settings
+from scripts import servers
 
 pytestmark = pytest.mark.integration
 
@@ -175,3 +176,42 @@ def test_tls_refuses_a_server_its_trust_store_does_not_vouch_for(mysql_tls_serve
         connect(_tls_settings(mysql_tls_server, DB_CA_FILE=""))  # the system store only
     with pytest.raises(DatabaseUnavailable):
         connect(_tls_settings(mysql_tls_server, DB_TLS="false"))  # plain TCP: refused
+
+
+def test_the_users_authenticate_as_the_server_flavour_requires_over_tls(mysql_tls_server):
+    """Oracle MySQL 9.x (RDS's engine) has no mysql_native_password: every user is
+    caching_sha2_password, whose full authentication needs TLS (or an RSA exchange). The
+    app's connection does it over verified TLS, as the restricted serving user too."""
+    from lambda_app.clients.mysql import connect
+    from lambda_app.data.migrations import migrate
+
+    settings = _tls_settings(mysql_tls_server)
+    owner = servers.mysql_connect(mysql_tls_server)
+    try:
+        migrate(owner)  # the serving user's grants are per table
+    finally:
+        owner.close()
+    runtime = servers.grant_runtime_user(mysql_tls_server)
+    for user, password in ((mysql_tls_server.user, mysql_tls_server.password),
+                           (runtime.user, runtime.password)):
+        conn = connect(settings.model_copy(update={"user": user, "password": password}))
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT CURRENT_USER() AS who")
+                assert cursor.fetchone()["who"].startswith(f"{user}@")
+                cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_version'")
+                assert cursor.fetchone()["Value"].startswith("TLSv1.")
+        finally:
+            conn.close()
+    if mysql_tls_server.flavor != "mysql":
+        return
+    owner = servers.mysql_connect(mysql_tls_server)
+    try:
+        with owner.cursor() as cursor:
+            cursor.execute("SELECT user, plugin FROM mysql.user WHERE user IN (%s, %s)",
+                           (mysql_tls_server.user, runtime.user))
+            plugins = {row["user"]: row["plugin"] for row in cursor.fetchall()}
+    finally:
+        owner.close()
+    assert plugins == {mysql_tls_server.user: "caching_sha2_password",
+                       runtime.user: "caching_sha2_password"}
