@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 SUITE = "sid"
 #: What the root holds, and why: the runtime's Python (and venv for the test
@@ -190,13 +190,6 @@ class DebianRoot:
         go with the namespace."""
         if os.geteuid() != 0:
             raise Unavailable("entering the Debian root needs root (chroot and mount)")
-        for mount in mounts:
-            target = self.path / mount.inside.lstrip("/")
-            if mount.host.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.touch(exist_ok=True)
         inner_env = {"PATH": PATH_INSIDE, "HOME": "/root", "LANG": "C.UTF-8", **env}
         script = _enter_script(self.path, mounts, workdir)
         unshare = shutil.which("unshare") or "/usr/bin/unshare"
@@ -227,8 +220,14 @@ def _enter_script(root: Path, mounts: Sequence[Mount], workdir: str) -> str:
     """Shell run as PID 1 of the new namespaces: mounts, then chroot + env -i."""
     lines = [f'R="{root}"', "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
              'mount --rbind /dev "$R/dev"', 'mount -t proc proc "$R/proc"']
-    for mount in mounts:
+    # Outer mounts first (a scratch /tmp before a project that lives under /tmp), and each
+    # mount point made inside the namespace, on whatever is mounted above it by then.
+    for mount in sorted(mounts, key=lambda m: len(PurePosixPath(m.inside).parts)):
         inside = "$R/" + mount.inside.lstrip("/")
+        if mount.host.is_dir():
+            lines.append(f'mkdir -p "{inside}"')
+        else:
+            lines.append(f'mkdir -p "$(dirname "{inside}")" && touch "{inside}"')
         lines.append(f'mount --bind "{mount.host}" "{inside}"')
         if mount.read_only:
             lines.append(f'mount -o remount,bind,ro "{inside}"')
