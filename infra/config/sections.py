@@ -48,9 +48,10 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 #: (DELETE_FAILED) and needs manual steps. "snapshot" keeps the data as final snapshots
 #: and lets the delete finish.
 RemovalPolicy = Literal["destroy", "snapshot"]
-#: ``iam``: operator routes need SigV4 (the default); ``open``: anyone may write, for a
-#: throwaway workshop environment only (synth warns).
-ApiAuth = Literal["iam", "open"]
+#: ``iam``: operator and owner routes need SigV4. No ``open``: the handler checks the
+#: caller of every operator route itself, so an API Gateway without the check would only
+#: turn a 403 from the authorizer into a 403 from the handler.
+ApiAuth = Literal["iam"]
 #: Settings-contract variables an environment may set through ``functions.settings``;
 #: the connection variables are derived from the resources and cannot be overridden.
 TunableSetting = Literal[
@@ -240,7 +241,11 @@ class ApiConfig(Section):
     throttle_rate_limit: Whole = Field(50, ge=1, le=100_000)
     throttle_burst_limit: Whole = Field(100, ge=1, le=100_000)
     access_log_retention_days: LogRetentionDays = 30
-    auth: ApiAuth = "iam"
+    auth: ApiAuth = Field(
+        "iam",
+        description="iam (open is not offered: the handler refuses unsigned operator "
+        "calls on every route it serves, so an open API Gateway could not serve them)",
+    )
 
 
 class MonitoringConfig(Section):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 
 import jsii
-from aws_cdk import Annotations, RemovalPolicy
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
@@ -79,13 +79,7 @@ class HttpApiEndpoint(Construct):
             description="Caching patterns over ElastiCache for Valkey and RDS MySQL",
             create_default_stage=False,
         )
-        self.routes = add_routes(self.api, handler, open_writes=config.auth == "open")
-        if config.auth == "open":
-            Annotations.of(self).add_warning_v2(
-                "app:OpenApi",
-                "api.auth is 'open': anyone on the internet can write, delete and "
-                "invalidate. Use it for a throwaway workshop environment only.",
-            )
+        self.routes = add_routes(self.api, handler)
         self.stage = apigwv2.HttpStage(
             self,
             "DefaultStage",
@@ -130,9 +124,7 @@ def operations() -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def add_routes(
-    api: apigwv2.HttpApi, handler: lambda_.IFunction, *, open_writes: bool = False
-) -> Routes:
+def add_routes(api: apigwv2.HttpApi, handler: lambda_.IFunction) -> Routes:
     from lambda_app.api.access import caller_kind, needs_signature
 
     # One invoke permission for the whole API, not one per route: 28 route statements
@@ -143,7 +135,7 @@ def add_routes(
     iam = authorizers.HttpIamAuthorizer()
     routes = Routes()
     for method, path in operations():
-        operator = needs_signature(caller_kind(method, path)) and not open_writes
+        operator = needs_signature(caller_kind(method, path))
         made = apigwv2.HttpRoute(
             api,
             f"{method}{path}".replace("/", "_").replace("{", "").replace("}", ""),

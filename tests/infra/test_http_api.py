@@ -103,20 +103,14 @@ def test_access_logs_name_the_verified_caller_and_authorizer_errors() -> None:
     assert fields["authorizerError"] == "$context.authorizer.error"
 
 
-def test_an_open_workshop_api_is_a_warned_choice(
-    construct_stack: Callable[..., ConstructStack],
-) -> None:
-    from aws_cdk.assertions import Annotations
+def test_an_open_api_is_not_offered_because_the_handler_would_refuse_its_calls() -> None:
+    from lambda_app.config_types import ConfigError
 
-    from .conftest import with_section
+    from .conftest import config_for
 
-    built = construct_stack()
-    config = with_section(built.config, "api", auth="open")
-    handler = inline_function(built.stack, "Handler", "index.handler")
-    HttpApiEndpoint(built.stack, "HttpApi", handler=handler, config=config.api, name="t")
-    template = built.template()
-    assert set(_routes(template).values()) == {"NONE"}
-    Annotations.from_stack(built.stack).has_warning("*", Match.string_like_regexp("open"))
+    with pytest.raises(ConfigError) as refused:
+        config_for("dev", **{"api.auth": "open"})
+    assert "open is not offered" in str(refused.value)
 
 
 def test_stage_is_throttled_and_logs_json_access_lines(template: Template) -> None:
