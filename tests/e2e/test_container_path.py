@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from scripts import servers
+from scripts.servers.base import image_variable
 from tests import processes
 
 pytestmark = pytest.mark.e2e
@@ -33,8 +34,11 @@ def _engine() -> None:
 
 
 def _stack(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VALKEY_", "DB_"))}
-    env.update({k: v for k, v in os.environ.items() if k.endswith("_IMAGE")})
+    # No endpoint settings (they would name a server instead of starting one), but the
+    # image overrides the compose file reads (VALKEY_IMAGE starts like an endpoint name).
+    images = {image_variable("valkey"), image_variable("mysql")}
+    env = {k: v for k, v in os.environ.items()
+           if k in images or not k.startswith(("VALKEY_", "DB_"))}
     return processes.run(
         [sys.executable, "-m", "scripts.local_stack", "--state-dir", str(state), *args],
         capture_output=True, text=True, timeout=400, env=env, cwd=PROJECT, check=False,
